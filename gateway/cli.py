@@ -1,0 +1,153 @@
+"""The `gateway` command: serve, demo, demo-upstream, keys and the per-concern subcommands.
+
+Parses arguments and calls into the package; no logic of its own. Exit codes: 0 success,
+1 a check failed (tests, verification), 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from gateway import __version__
+from gateway.auth import hash_key
+from gateway.config import ConfigError, Settings, export_for_workers, load_settings
+from gateway.observability import configure_logging
+
+DEMO_CONFIG = Path(__file__).parent / "demo" / "demo.yaml"
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _load(path: Path | None) -> Settings:
+    try:
+        return load_settings(path)
+    except ConfigError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)  # noqa: T201 - the CLI talks to a person here
+        raise SystemExit(2) from exc
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the gateway on uvicorn with N worker processes."""
+    import uvicorn  # noqa: PLC0415 - keeps `gateway --help` fast
+
+    settings = _load(args.config)
+    configure_logging(settings.logging)
+    workers = args.workers or settings.server.workers or os.cpu_count() or 1
+    multiproc_dir = tempfile.mkdtemp(prefix="gateway-metrics-") if workers > 1 else None
+    export_for_workers(args.config, multiproc_dir)
+    uvicorn.run(
+        "gateway.app:app_from_environment",
+        factory=True,
+        host=args.host or settings.server.host,
+        port=args.port if args.port is not None else settings.server.port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def cmd_demo_upstream(args: argparse.Namespace) -> int:
+    """Run the demo upstream: a small OpenAI-compatible server for demos, tests and benchmarks."""
+    from gateway.demo.options import DemoOptions  # noqa: PLC0415
+    from gateway.demo.upstream import run_demo_upstream  # noqa: PLC0415
+
+    options = DemoOptions(
+        mode=args.mode,
+        quirks=args.quirks,
+        latency_ms=args.latency_ms,
+        chunk_delay_ms=args.chunk_delay_ms,
+        fail_status=args.fail_status,
+    )
+    run_demo_upstream(args.host, args.port, options)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Gateway on embedded defaults plus the demo upstream, for a first look."""
+    upstream = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "gateway", "demo-upstream", "--port", str(args.upstream_port), "--mode", args.mode]
+    )
+    try:
+        time.sleep(0.5)
+        if upstream.poll() is not None:
+            print("gateway: the demo upstream did not start", file=sys.stderr)  # noqa: T201
+            return 2
+        serve = argparse.Namespace(config=args.config, host=None, port=None, workers=args.workers)
+        return cmd_serve(serve)
+    finally:
+        upstream.terminate()
+        upstream.wait(timeout=10)
+
+
+def cmd_keys_hash(args: argparse.Namespace) -> int:
+    """Print the SHA-256 to put in `keys[].key_sha256`, so config files hold no secret."""
+    key = args.key if args.key is not None else sys.stdin.readline().strip()
+    print(hash_key(key))  # noqa: T201
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    settings = _load(args.config)
+    print(  # noqa: T201
+        f"ok: {len(settings.backends)} backends, {len(settings.keys)} keys, {len(settings.model_aliases)} aliases"
+    )
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description="LLM governance gateway")
+    parser.add_argument("--version", action="version", version=f"gateway {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument("--config", type=Path, default=None, help="YAML config (default: $GATEWAY_CONFIG)")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    serve.set_defaults(func=cmd_serve)
+
+    demo = sub.add_parser("demo", help="run the gateway with the demo upstream on embedded defaults")
+    demo.add_argument("--config", type=Path, default=DEMO_CONFIG)
+    demo.add_argument("--upstream-port", type=int, default=9000)
+    demo.add_argument("--mode", choices=["fixed", "echo"], default="echo")
+    demo.add_argument("--workers", type=int, default=None)
+    demo.set_defaults(func=cmd_demo)
+
+    up = sub.add_parser("demo-upstream", help="run the demo OpenAI-compatible upstream (not a real model)")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=9000)
+    up.add_argument("--mode", choices=["fixed", "echo"], default="fixed")
+    up.add_argument("--quirks", choices=["none", "llamacpp"], default="none")
+    up.add_argument("--latency-ms", type=float, default=0.0)
+    up.add_argument("--chunk-delay-ms", type=float, default=0.0)
+    up.add_argument("--fail-status", type=int, default=None)
+    up.set_defaults(func=cmd_demo_upstream)
+
+    keys = sub.add_parser("keys", help="API key helpers").add_subparsers(dest="keys_command", required=True)
+    key_hash = keys.add_parser("hash", help="print the SHA-256 of a key (reads stdin without --key)")
+    key_hash.add_argument("--key", default=None)
+    key_hash.set_defaults(func=cmd_keys_hash)
+
+    config = sub.add_parser("config", help="configuration helpers").add_subparsers(dest="config_command", required=True)
+    check = config.add_parser("check", help="validate a configuration file")
+    check.add_argument("--config", type=Path, default=None)
+    check.set_defaults(func=cmd_config_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    func: Command = args.func
+    return func(args)
