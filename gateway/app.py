@@ -95,6 +95,7 @@ def create_app(settings: Settings, governance: Governance | None = None) -> Lite
         lifespan=[lifespan],
         request_max_body_size=settings.server.max_body_bytes,
         openapi_config=None,
+        logging_config=None,
         debug=False,
     )
 

@@ -15,12 +15,20 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import yaml
+
 from gateway import __version__
 from gateway.auth import hash_key
 from gateway.config import ConfigError, Settings, export_for_workers, load_settings
 from gateway.observability import configure_logging
 
 DEMO_CONFIG = Path(__file__).parent / "demo" / "demo.yaml"
+
+DEMO_BANNER = """
+  Demo gateway on http://127.0.0.1:8080/v1  (demo upstream in echo mode; demo key sk-demo-app)
+  curl -s http://127.0.0.1:8080/v1/chat/completions -H 'authorization: Bearer sk-demo-app' \\
+       -d '{"model": "demo-chat", "messages": [{"role": "user", "content": "Hello"}]}'
+"""
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -74,8 +82,21 @@ def cmd_demo_upstream(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo_config(path: Path, upstream_port: int) -> Path:
+    """The demo config with its backend pointed at the demo upstream's port."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for backend in data.get("backends", []):
+        if backend.get("name") == "demo-upstream":
+            backend["base_url"] = f"http://127.0.0.1:{upstream_port}/v1"
+    handle, name = tempfile.mkstemp(prefix="gateway-demo-", suffix=".yaml")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        yaml.safe_dump(data, out)
+    return Path(name)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Gateway on embedded defaults plus the demo upstream, for a first look."""
+    config = _demo_config(args.config, args.upstream_port)
     upstream = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "gateway", "demo-upstream", "--port", str(args.upstream_port), "--mode", args.mode]
     )
@@ -84,7 +105,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if upstream.poll() is not None:
             print("gateway: the demo upstream did not start", file=sys.stderr)  # noqa: T201
             return 2
-        serve = argparse.Namespace(config=args.config, host=None, port=None, workers=args.workers)
+        print(DEMO_BANNER, file=sys.stderr)  # noqa: T201
+        serve = argparse.Namespace(config=config, host=None, port=None, workers=args.workers)
         return cmd_serve(serve)
     finally:
         upstream.terminate()
