@@ -35,7 +35,7 @@ from gateway.pipeline import CallRequest, Context, Endpoint, Finisher, Outcome, 
 from gateway.tokens import estimate_prompt_tokens
 from gateway.upstream.backends import Backend, ModelCatalog
 from gateway.upstream.client import UpstreamPool, UpstreamResponse
-from gateway.upstream.embeddings import normalize_embeddings
+from gateway.upstream.embeddings import EmbeddingFormatError, normalize_embeddings
 from gateway.upstream.normalize import complete_nonstream_chat, translate_request
 from gateway.upstream.normalize_stream import StreamNormalizer
 from gateway.upstream.usage import parse_usage
@@ -221,7 +221,10 @@ class CallHandler:
         original = body
         endpoint = ctx.request.endpoint
         if endpoint == "embedding":
-            body = normalize_embeddings(body, ctx.request.body.get("encoding_format"))
+            try:
+                body = normalize_embeddings(body, ctx.request.body.get("encoding_format"))
+            except EmbeddingFormatError as exc:
+                raise UpstreamError(f"backend `{outcome.backend}` sent malformed embeddings") from exc
         elif endpoint == "chat":
             body = complete_nonstream_chat(body)
         guard = self._s.answer_guard(ctx) if self._s.answer_guard else None
