@@ -145,16 +145,28 @@ def _format_errors(exc: ValidationError, source: str) -> str:
 
 
 def _resolve_backend_keys(data: dict[str, Any]) -> dict[str, Any]:
+    """Read each backend's key from the variable its `api_key_env` names; keys never sit in files."""
     backends = data.get("backends")
     if not isinstance(backends, list):
         return data
     resolved = []
-    for backend in backends:
-        if isinstance(backend, dict) and backend.get("api_key_env"):
-            value = os.environ.get(str(backend["api_key_env"]))
+    problems = []
+    for index, backend in enumerate(backends):
+        if not isinstance(backend, dict):
+            resolved.append(backend)
+            continue
+        if "api_key" in backend:
+            problems.append(f"  backends.{index}.api_key: not allowed in the file; name a variable in api_key_env")
+        variable = backend.get("api_key_env")
+        if variable:
+            value = os.environ.get(str(variable))
+            if not value:
+                problems.append(f"  backends.{index}.api_key_env: environment variable {variable} is not set")
             resolved.append({**backend, "api_key": value})
         else:
             resolved.append(backend)
+    if problems:
+        raise ConfigError("invalid configuration:\n" + "\n".join(problems))
     return {**data, "backends": resolved}
 
 
