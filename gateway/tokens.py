@@ -12,6 +12,8 @@ from typing import Any
 
 
 def _text_tokens(text: str) -> int:
+    if text.isascii():
+        return (len(text) + 3) // 4
     cjk = sum(1 for ch in text if "\u3000" <= ch <= "\u9fff" or "\uac00" <= ch <= "\ud7af")
     return cjk + (len(text) - cjk + 3) // 4
 

@@ -229,8 +229,8 @@ class CallHandler:
             body = complete_nonstream_chat(body)
         guard = self._s.answer_guard(ctx) if self._s.answer_guard else None
         if guard is not None:
-            body = await guard.guard_body(body, endpoint)
-            outcome = replace(outcome, response_pii_counts=dict(guard.response_counts))
+            body, counts = await guard.guard_body(body, endpoint)
+            outcome = replace(outcome, response_pii_counts=counts)
         outcome = replace(outcome, usage=_to_usage(body.get("usage")))
         return (raw if body is original else _encoder.encode(body)), outcome
 

@@ -17,7 +17,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
 from gateway.api.request_id import new_request_id
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, RateLimited
 
 log = structlog.get_logger(__name__)
 
@@ -59,7 +59,11 @@ def gateway_error_response(
     exc: GatewayError, request_id: str | None, headers: dict[str, str] | None = None
 ) -> Response[bytes]:
     openai_code = getattr(exc, "wire_code", exc.openai_code)
-    body = error_body(exc.message, type_=exc.openai_type, code=openai_code, param=exc.param)
+    type_ = exc.openai_type
+    if isinstance(exc, RateLimited):
+        # OpenAI writes `requests`/`tokens` as the type of a 429, `insufficient_quota` for budgets.
+        type_ = "insufficient_quota" if openai_code == "insufficient_quota" else exc.limit_type
+    body = error_body(exc.message, type_=type_, code=openai_code, param=exc.param)
     return json_response(body, exc.status_code, request_id, {**(headers or {}), **exc.headers()})
 
 

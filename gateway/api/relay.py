@@ -27,14 +27,18 @@ _encoder = msgspec.json.Encoder()
 class AnswerGuard(Protocol):
     """Answer-side processing for one call (PII scan, pseudonym restore)."""
 
-    async def guard_body(self, body: dict[str, Any], endpoint: Endpoint, /) -> dict[str, Any]: ...
+    async def guard_body(
+        self, body: Mapping[str, Any], endpoint: Endpoint
+    ) -> tuple[dict[str, Any], dict[str, int]]: ...
 
-    async def guard_chunk(self, chunk: dict[str, Any], endpoint: Endpoint, /) -> dict[str, Any]: ...
+    async def guard_chunk(self, chunk: Mapping[str, Any], endpoint: Endpoint) -> dict[str, Any]: ...
 
-    async def flush(self, endpoint: Endpoint, /) -> dict[str, Any] | None: ...
+    async def flush_chunk(
+        self, endpoint: Endpoint, template: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None: ...
 
     @property
-    def response_counts(self) -> Mapping[str, int]: ...
+    def response_counts(self) -> dict[str, int]: ...
 
 
 def error_frame(error: GatewayError) -> bytes:
@@ -52,6 +56,7 @@ class StreamRelay:
         self._guard = guard
         self.complete = False
         self.error: GatewayError | None = None
+        self._last_chunk: dict[str, Any] | None = None
 
     @property
     def status_code(self) -> int:
@@ -97,7 +102,7 @@ class StreamRelay:
         """Frames for text the guard still holds; each call drains it."""
         if self._guard is None:
             return []
-        tail = await self._guard.flush(self._endpoint)
+        tail = await self._guard.flush_chunk(self._endpoint, self._last_chunk)
         if tail is None:
             return []
         return self._normalizer.feed(SseEvent(data=_encoder.encode(tail).decode()))
@@ -112,6 +117,7 @@ class StreamRelay:
             return event
         if not isinstance(chunk, dict) or "error" in chunk:
             return event
+        self._last_chunk = chunk
         guarded = await guard.guard_chunk(chunk, self._endpoint)
         return event if guarded is chunk else replace(event, data=_encoder.encode(guarded).decode())
 
