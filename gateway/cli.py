@@ -128,6 +128,33 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_policy_test(args: argparse.Namespace) -> int:
+    """Run the Rego unit tests of a policy directory, like `opa test -v`."""
+    from gateway.policy.cli import policy_test  # noqa: PLC0415
+
+    return policy_test(args.dir, verbose=not args.quiet, run=args.run)
+
+
+def cmd_policy_eval(args: argparse.Namespace) -> int:
+    """Print the decision of a policy directory for one JSON input."""
+    from gateway.policy.cli import policy_eval  # noqa: PLC0415
+
+    return policy_eval(args.input, directory=args.dir)
+
+
+def _add_policy_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    policy = sub.add_parser("policy", help="policy authors' tools").add_subparsers(dest="policy_command", required=True)
+    test = policy.add_parser("test", help="run every test_* rule in *_test.rego files (like `opa test -v`)")
+    test.add_argument("dir", type=Path, nargs="?", default=Path("policies"))
+    test.add_argument("--run", default=None, help="only tests whose name matches this regular expression")
+    test.add_argument("--quiet", action="store_true", help="print failures and the summary only")
+    test.set_defaults(func=cmd_policy_test)
+    evaluate = policy.add_parser("eval", help="print data.gateway.decision for a JSON input")
+    evaluate.add_argument("--input", type=Path, required=True, help="JSON policy input file, or - for stdin")
+    evaluate.add_argument("--dir", type=Path, default=Path("policies"))
+    evaluate.set_defaults(func=cmd_policy_eval)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gateway", description="LLM governance gateway")
     parser.add_argument("--version", action="version", version=f"gateway {__version__}")
@@ -166,6 +193,7 @@ def _parser() -> argparse.ArgumentParser:
     check = config.add_parser("check", help="validate a configuration file")
     check.add_argument("--config", type=Path, default=None)
     check.set_defaults(func=cmd_config_check)
+    _add_policy_commands(sub)
     return parser
 
 

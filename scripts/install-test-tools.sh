@@ -14,3 +14,7 @@ if ! command -v docker-compose >/dev/null && ! docker compose version >/dev/null
     echo "tools: docker-compose missing; compose validation tests will fail" >&2
   fi
 fi
+
+if ! .venv/bin/python -c "import opa_bindings" >/dev/null 2>&1; then
+  python3 -m uv pip install --quiet --python .venv/bin/python --python-version 3.14 --no-deps opa-golib-python-bindings==0.4.4
+fi
