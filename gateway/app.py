@@ -1,30 +1,35 @@
 """The Litestar application factory: wiring only, no logic.
 
 `create_app(settings)` builds the services (key store, model catalog, upstream pool), assembles
-the pipeline's step list and finishers, and mounts the routers. The order of governance steps
-is decided here and only here.
+the routers, and starts the governance parts (`governance.py`, where the order of the pipeline
+is decided) in the lifespan.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request
+from litestar.di import Provide
 from litestar.exceptions import HTTPException
 
-from gateway.api.calls import CallHandler, CallServices
+from gateway.api.admin import admin_router
+from gateway.api.audit import AuditController
+from gateway.api.calls import CallHandler, CallServices, authenticate
 from gateway.api.errors import gateway_exception_handler, http_exception_handler, internal_error_handler
 from gateway.api.openai import openai_router
 from gateway.api.ops import ReadinessCheck, ops_router
 from gateway.api.request_id import RequestIdMiddleware
+from gateway.audit.query import AuditStore
 from gateway.auth import KeyStore, Principal, StoredKey, hash_key, key_id_for
 from gateway.config import KeySettings, Settings, load_settings, prometheus_multiproc_dir
-from gateway.errors import GatewayError
+from gateway.errors import AuditUnavailable, GatewayError
+from gateway.governance import Governance, open_governance
 from gateway.observability import configure_logging, render_metrics
-from gateway.pipeline import Finisher, Step
 from gateway.upstream.backends import Backend, ModelCatalog
 from gateway.upstream.client import UpstreamPool
 from gateway.upstream.routing import RoundRobin
@@ -42,50 +47,71 @@ def _stored_key(settings: KeySettings) -> StoredKey:
     return StoredKey(key_hash=digest, principal=principal)
 
 
+GovernanceFactory = Callable[[Settings, Mapping[str, Mapping[str, str]]], AbstractAsyncContextManager[Governance]]
+
+
 @dataclass(slots=True)
-class Governance:
-    """The governance parts plugged into the pipeline, built by `build_governance`."""
+class _Live:
+    """What exists only while the app runs (built in the lifespan)."""
 
-    steps: list[Step] = field(default_factory=list)
-    finishers: list[Finisher] = field(default_factory=list)
-    checks: dict[str, ReadinessCheck] = field(default_factory=dict)
+    governance: Governance | None = None
 
 
-def create_app(settings: Settings, governance: Governance | None = None) -> Litestar:
-    """The gateway as an ASGI app. `governance` replaces the steps built from settings (tests)."""
-    governance = governance or Governance()
+def create_app(settings: Settings, governance: GovernanceFactory = open_governance) -> Litestar:
+    """The gateway as an ASGI app. `governance` builds the steps; tests may pass a smaller one."""
     backends = [Backend.from_settings(b) for b in settings.backends]
     catalog = ModelCatalog(backends, settings.model_aliases)
     pool = UpstreamPool(catalog.backends)
     keys = KeyStore(_stored_key(k) for k in settings.keys)
-    handler = CallHandler(
-        CallServices(
-            keys=keys,
-            catalog=catalog,
-            pool=pool,
-            route=RoundRobin().order,
-            steps=tuple(governance.steps),
-            finishers=tuple(governance.finishers),
-        )
-    )
+    handler = CallHandler()
+    live = _Live()
+    checks: dict[str, ReadinessCheck] = {}
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await pool.start()
         try:
-            yield
+            async with governance(settings, catalog.tags()) as gov:
+                live.governance = gov
+                checks.update(gov.checks)
+                handler.bind(
+                    CallServices(
+                        keys=keys,
+                        catalog=catalog,
+                        pool=pool,
+                        route=RoundRobin().order,
+                        steps=tuple(gov.steps),
+                        finishers=tuple(gov.finishers),
+                        answer_guard=gov.answer_guard,
+                    )
+                )
+                yield
         finally:
+            live.governance = None
             await pool.close()
 
-    async def pool_ready() -> bool:
-        return True
+    def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+        return authenticate(keys, request)
 
-    checks: dict[str, ReadinessCheck] = {"upstream_pool": pool_ready, **governance.checks}
+    def provide_audit_store() -> AuditStore:
+        if live.governance is None or live.governance.audit_store is None:
+            raise AuditUnavailable("the audit log is not open")
+        return live.governance.audit_store
+
+    def policy_status() -> Callable[[], dict[str, Any]] | None:
+        return live.governance.policy_status if live.governance else None
+
     return Litestar(
         route_handlers=[
             openai_router(handler),
             ops_router(checks, partial(render_metrics, prometheus_multiproc_dir())),
+            AuditController,
+            admin_router(policy_status),
         ],
+        dependencies={
+            "principal": Provide(provide_principal, sync_to_thread=False),
+            "audit_store": Provide(provide_audit_store, sync_to_thread=False),
+        },
         middleware=[RequestIdMiddleware],
         exception_handlers={
             GatewayError: gateway_exception_handler,

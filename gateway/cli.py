@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from gateway import __version__
+from gateway.audit.settings import AuditSettings
 from gateway.auth import hash_key
 from gateway.config import ConfigError, Settings, export_for_workers, load_settings
 from gateway.observability import configure_logging
@@ -47,6 +48,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _load(args.config)
     configure_logging(settings.logging)
+    if settings.audit.database_url.startswith("sqlite"):
+        # The embedded default migrates itself, once, before workers fork.
+        from gateway.audit.cli import cmd_db_upgrade as upgrade  # noqa: PLC0415
+
+        if upgrade(settings.audit, out=sys.stderr) != 0:
+            return 2
     workers = args.workers or settings.server.workers or os.cpu_count() or 1
     multiproc_dir = tempfile.mkdtemp(prefix="gateway-metrics-") if workers > 1 else None
     export_for_workers(args.config, multiproc_dir)
@@ -155,6 +162,31 @@ def _add_policy_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     evaluate.set_defaults(func=cmd_policy_eval)
 
 
+def _audit_settings(args: argparse.Namespace) -> AuditSettings:
+    return _load(args.config).audit
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    """Create or migrate the audit database to the newest schema (Alembic)."""
+    from gateway.audit.cli import cmd_db_upgrade as upgrade  # noqa: PLC0415
+
+    return upgrade(_audit_settings(args), revision=args.revision)
+
+
+def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from gateway.audit.cli import add_audit_commands  # noqa: PLC0415
+
+    db = sub.add_parser("db", help="audit database schema").add_subparsers(dest="db_command", required=True)
+    up = db.add_parser("upgrade", help="migrate the audit database to the newest schema")
+    up.add_argument("--config", type=Path, default=None)
+    up.add_argument("--revision", default="head")
+    up.set_defaults(func=cmd_db_upgrade)
+
+    audit = sub.add_parser("audit", help="compliance officers' tools: search, export, verify, stats, purge")
+    audit.add_argument("--config", type=Path, default=None, help="YAML config (default: $GATEWAY_CONFIG)")
+    add_audit_commands(audit.add_subparsers(dest="audit_command", required=True), _audit_settings)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gateway", description="LLM governance gateway")
     parser.add_argument("--version", action="version", version=f"gateway {__version__}")
@@ -194,6 +226,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--config", type=Path, default=None)
     check.set_defaults(func=cmd_config_check)
     _add_policy_commands(sub)
+    _add_audit_commands(sub)
     return parser
 
 

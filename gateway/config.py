@@ -17,7 +17,11 @@ import yaml
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from gateway.audit.settings import AuditSettings
 from gateway.auth import Role
+from gateway.pii.settings import PiiSettings
+from gateway.policy.settings import PolicySettings
+from gateway.ratelimit.settings import RateLimitSettings
 
 CONFIG_ENV = "GATEWAY_CONFIG"
 
@@ -110,6 +114,14 @@ class Settings(BaseSettings):
     """Alias -> model id, e.g. `gpt-4o-mini: llama-3.1-8b-instruct`."""
     keys: list[KeySettings] = Field(default_factory=list)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    pii: PiiSettings = Field(default_factory=PiiSettings)
+    """PII and secret detection and the default action per entity type (docs/pii.md)."""
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    """Rego policy engine, directory, hot reload and failure mode (docs/policy-authoring.md)."""
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    """Audit log database, durability mode and content storage (docs/audit.md)."""
+    ratelimits: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    """Requests, tokens and concurrency limits per key, tenant and model (docs/ratelimits.md)."""
 
     @classmethod
     def settings_customise_sources(

@@ -103,9 +103,7 @@ class ModelNotFound(ClientError):
     openai_code = "model_not_found"
 
     def __init__(self, model: str) -> None:
-        super().__init__(
-            f"The model `{model}` does not exist or you do not have access to it.", param="model"
-        )
+        super().__init__(f"The model `{model}` does not exist or you do not have access to it.", param="model")
 
 
 class PayloadTooLarge(ClientError):

@@ -48,9 +48,7 @@ SENSITIVE_KEYS = frozenset(
 
 _LATENCY_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
-REQUESTS = Counter(
-    "gateway_requests_total", "Front API calls by endpoint and HTTP status.", ["endpoint", "status"]
-)
+REQUESTS = Counter("gateway_requests_total", "Front API calls by endpoint and HTTP status.", ["endpoint", "status"])
 REQUEST_LATENCY = Histogram(
     "gateway_request_duration_seconds",
     "Time from request to the end of the response, by endpoint.",

@@ -110,7 +110,10 @@ class Outcome:
 class Step(Protocol):
     """One governance step: read the context, return it (updated)."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """Stable dotted name, used for per-step latency in logs, metrics and the audit log."""
+        ...
 
     async def __call__(self, ctx: Context, /) -> Context: ...
 

@@ -21,10 +21,11 @@ from litestar import Request, Response
 from litestar.response import Stream
 
 from gateway.api.errors import gateway_error_response, json_response, request_id_of
-from gateway.api.relay import AnswerGuard, StreamRelay
+from gateway.api.relay import AnswerGuard, StreamRelay, error_frame
 from gateway.api.requests import decode_body, validate
 from gateway.auth import KeyStore, Principal, bearer_token
 from gateway.errors import (
+    AuditUnavailable,
     GatewayError,
     ModelNotFound,
     Unauthenticated,
@@ -103,8 +104,18 @@ def _to_usage(value: object) -> Usage | None:
 class CallHandler:
     """Runs front-API calls against a set of services."""
 
-    def __init__(self, services: CallServices) -> None:
-        self._s = services
+    def __init__(self, services: CallServices | None = None) -> None:
+        self._services = services
+
+    def bind(self, services: CallServices) -> None:
+        """Attach the services built in the app's lifespan."""
+        self._services = services
+
+    @property
+    def _s(self) -> CallServices:
+        if self._services is None:
+            raise RuntimeError("the call handler is used before the app started")
+        return self._services
 
     async def models(self, request: Request[Any, Any, Any]) -> Response[bytes]:
         principal = authenticate(self._s.keys, request)
@@ -192,6 +203,21 @@ class CallHandler:
 
     async def _unary(self, ctx: Context, started: float) -> Response[bytes]:
         outcome = Outcome(status_code=500)
+        response: Response[bytes] | None = None
+        try:
+            outcome, response = await self._forward_unary(ctx, started)
+        finally:
+            with anyio.CancelScope(shield=True):
+                failure = await self._finish(ctx, outcome, started)
+        if response is None:  # pragma: no cover - the try block either returns a response or raises
+            raise RuntimeError("no response")
+        if failure is not None and (response.status_code or 200) < 400:
+            # Strict audit: an answer whose record cannot be committed is not delivered.
+            return gateway_error_response(failure, ctx.request.request_id, self._extra_headers(ctx))
+        return response
+
+    async def _forward_unary(self, ctx: Context, started: float) -> tuple[Outcome, Response[bytes]]:
+        outcome = Outcome(status_code=500)
         headers = self._extra_headers(ctx)
         try:
             up = await self._open(ctx)
@@ -200,16 +226,13 @@ class CallHandler:
             if up.status >= 400:
                 response, status = _upstream_error_response(up, raw, ctx.request.request_id)
                 response.headers.update(headers)
-                outcome = replace(outcome, status_code=status, error=UpstreamError(f"backend answered {up.status}"))
-                return response
+                error = UpstreamError(f"backend answered {up.status}")
+                return replace(outcome, status_code=status, error=error), response
             content, outcome = await self._answer(ctx, raw, outcome)
-            outcome = replace(outcome, status_code=200)
-            return json_response(content, 200, ctx.request.request_id, headers)
+            return replace(outcome, status_code=200), json_response(content, 200, ctx.request.request_id, headers)
         except GatewayError as exc:
-            outcome = replace(outcome, status_code=exc.status_code, error=exc)
-            return gateway_error_response(exc, ctx.request.request_id, headers)
-        finally:
-            await self._finish(ctx, outcome, started)
+            failed = replace(outcome, status_code=exc.status_code, error=exc)
+            return failed, gateway_error_response(exc, ctx.request.request_id, headers)
 
     async def _answer(self, ctx: Context, raw: bytes, outcome: Outcome) -> tuple[bytes, Outcome]:
         try:
@@ -275,30 +298,48 @@ class CallHandler:
             guard=self._s.answer_guard(ctx) if self._s.answer_guard else None,
         )
         outcome = Outcome(status_code=200, backend=up.backend.name, upstream_ms=up.headers_ms)
+        finished = False
         try:
             async for frame in relay.frames(up.response.content.iter_any()):
                 yield frame
-        finally:
-            if relay.complete:
-                up.response.release()
-            else:
-                up.close()
-            outcome = replace(
-                outcome,
-                status_code=relay.status_code,
-                error=relay.error,
-                usage=relay.usage,
-                response_pii_counts=relay.response_counts,
-            )
+            # Record the outcome before the client sees the stream end: a stream the client saw
+            # complete always has its response event (strict audit).
+            up.response.release()
             with anyio.CancelScope(shield=True):
-                await self._finish(ctx, outcome, started)
+                failure = await self._finish(ctx, self._stream_outcome(outcome, relay), started)
+                finished = True
+            if failure is None or relay.error is not None:
+                for frame in relay.tail:
+                    yield frame
+            else:
+                yield error_frame(failure)
+        finally:
+            if not finished:
+                up.close()
+                with anyio.CancelScope(shield=True):
+                    await self._finish(ctx, self._stream_outcome(outcome, relay), started)
 
-    async def _finish(self, ctx: Context, outcome: Outcome, started: float) -> None:
+    @staticmethod
+    def _stream_outcome(outcome: Outcome, relay: StreamRelay) -> Outcome:
+        return replace(
+            outcome,
+            status_code=relay.status_code,
+            error=relay.error,
+            usage=relay.usage,
+            response_pii_counts=relay.response_counts,
+        )
+
+    async def _finish(self, ctx: Context, outcome: Outcome, started: float) -> GatewayError | None:
+        """Run every finisher once; return the audit failure that must withhold the answer, if any."""
         total_ms = (time.perf_counter() - started) * 1000.0
         outcome = replace(outcome, total_ms=total_ms)
+        failure: GatewayError | None = None
         for finisher in self._s.finishers:
             try:
                 await finisher.finish(ctx, outcome)
+            except AuditUnavailable as exc:
+                log.exception("finisher.failed", finisher=type(finisher).__name__, code=exc.code)
+                failure = exc
             except GatewayError as exc:
                 log.exception("finisher.failed", finisher=type(finisher).__name__, code=exc.code)
         endpoint = ctx.request.endpoint
@@ -325,6 +366,7 @@ class CallHandler:
             prompt_tokens=usage.prompt_tokens if usage else None,
             completion_tokens=usage.completion_tokens if usage else None,
         )
+        return failure
 
 
 def _model_card(model_id: str) -> dict[str, Any]:

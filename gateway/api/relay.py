@@ -57,6 +57,8 @@ class StreamRelay:
         self.complete = False
         self.error: GatewayError | None = None
         self._last_chunk: dict[str, Any] | None = None
+        self.tail: list[bytes] = []
+        """The closing frames (finish chunk, usage, [DONE]), sent once the call is recorded."""
 
     @property
     def status_code(self) -> int:
@@ -85,8 +87,7 @@ class StreamRelay:
                     yield frame
             for frame in await self._flush_guard():
                 yield frame
-            for frame in self._normalizer.finish():
-                yield frame
+            self.tail = self._normalizer.finish()
             self.complete = True
         except TimeoutError:
             self.error = UpstreamTimeout("the backend stopped sending")

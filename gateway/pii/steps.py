@@ -20,6 +20,7 @@ from gateway.pii.locations import Path, replace_texts, request_texts
 from gateway.pii.pseudonyms import Pseudonymizer
 from gateway.pii.redaction import blocked_types, normalize_actions, redact, resolve_overlaps, unknown_actions
 from gateway.pii.scan import scan_texts
+from gateway.pii.settings import PiiSettings
 from gateway.pipeline import Context
 
 FINDINGS_KEY = "pii.findings"
@@ -138,3 +139,20 @@ def _findings(found: object) -> tuple[Finding, ...]:
     if not isinstance(found, tuple) or not all(isinstance(f, Finding) for f in found):
         raise GatewayError("PII findings in the context are malformed")
     return found
+
+
+class UseDefaultPiiActions:
+    """Step: the configured action per entity type found, for deployments without a policy engine.
+
+    With policy on, the policy step sets `ctx.pii_actions` instead (merging its decision over
+    the same defaults).
+    """
+
+    name = "pii.actions"
+
+    def __init__(self, settings: PiiSettings) -> None:
+        self._settings = settings
+
+    async def __call__(self, ctx: Context, /) -> Context:
+        actions = {entity: self._settings.action_for(entity) for entity in ctx.pii_counts}
+        return replace(ctx, pii_actions=actions)

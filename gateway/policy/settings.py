@@ -17,6 +17,8 @@ class PolicySettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    enabled: bool = True
+    """Turn policy off. Only for benchmarks and development: a governed deployment keeps it on."""
     engine: Literal["embedded", "opa"] = "embedded"
     """`embedded`: Rego evaluated in-process (regorus). `opa`: an OPA server at `opa_url`."""
     dir: Path = Path("policies")

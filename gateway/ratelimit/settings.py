@@ -77,6 +77,8 @@ def _default_rule() -> LimitRuleSettings:
 class RateLimitSettings(_Section):
     """Rate limits and token quotas per key, tenant (and tier) and model."""
 
+    enabled: bool = True
+    """Turn rate limits off. Only for benchmarks and development: a governed deployment keeps it on."""
     storage: str = Field(default="memory://", repr=False)
     """`memory://` (one process) or `redis://[:password@]host:port/db` (`rediss://` for TLS) to
     share limits between gateway processes. May hold a password, so it is never logged."""

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import json
+import shutil
+
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,32 @@ AUDITOR_KEY = "sk-e2e-auditor"
 @pytest.fixture(scope="session")
 def e2e_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("e2e")
+
+
+TEST_MODELS = [
+    "echo-chat",
+    "quirky-chat",
+    "quirky-embed",
+    "slow-chat",
+    "failover-chat",
+    "down-chat",
+    "broken-chat",
+    "failover5xx-chat",
+]
+
+
+@pytest.fixture(scope="session")
+def policy_dir(e2e_dir: Path) -> Path:
+    """The shipped policies, with the test backends' models added to the catalog as a policy author would."""
+    target = e2e_dir / "policies"
+    shutil.copytree(Path(__file__).parents[2] / "policies", target)
+    catalog_path = target / "data" / "models.json"
+    catalog = json.loads(catalog_path.read_text())
+    for model in TEST_MODELS:
+        kind = "embedding" if model.endswith("embed") else "chat"
+        catalog["models"][model] = {"license": "demo", "modalities": ["text"], "kind": kind}
+    catalog_path.write_text(json.dumps(catalog, indent=2))
+    return target
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +88,8 @@ def _backend(name: str, url: str, models: list[str], **extra: Any) -> dict[str, 
 
 @pytest.fixture(scope="session")
 def gateway_config(
+    e2e_dir: Path,
+    policy_dir: Path,
     upstream: Running,
     echo_upstream: Running,
     quirky_upstream: Running,
@@ -84,6 +115,8 @@ def gateway_config(
             {"key": "sk-e2e-limited", "id": "e2e-limited", "tenant": "acme", "models": ["gpt-4o-mini"]},
         ],
         "server": {"max_body_bytes": 65536},
+        "audit": {"database_url": f"sqlite+aiosqlite:///{e2e_dir}/audit.db"},
+        "policy": {"dir": str(policy_dir)},
     }
 
 
