@@ -65,7 +65,7 @@ def create_app(settings: Settings, governance: GovernanceFactory = open_governan
     keys = KeyStore(_stored_key(k) for k in settings.keys)
     handler = CallHandler()
     live = _Live()
-    checks: dict[str, ReadinessCheck] = {}
+    checks: dict[str, ReadinessCheck] = {"backends": partial(pool.models_reachable, catalog.serving())}
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:

@@ -80,6 +80,10 @@ class ModelCatalog:
         canonical = self.resolve(requested)
         return requested in principal.models or (canonical is not None and canonical in principal.models)
 
+    def serving(self) -> dict[str, tuple[str, ...]]:
+        """Model id -> names of the backends serving it."""
+        return dict(self._serving)
+
     def tags(self) -> dict[str, Mapping[str, str]]:
         """Backend name -> tags, as policy sees them."""
         return {name: b.tags for name, b in self.backends.items()}

@@ -85,6 +85,26 @@ class UpstreamPool:
     def backend(self, name: str) -> Backend:
         return self._backends[name]
 
+    async def probe(self, name: str, *, timeout_s: float = 2.0) -> bool:
+        """True when the backend answers HTTP at all (`GET /models`); any status below 500 counts."""
+        backend = self._backends[name]
+        session = self._sessions.get(name)
+        if session is None:
+            return False
+        try:
+            async with session.get(
+                backend.base_url + "/models", timeout=aiohttp.ClientTimeout(total=timeout_s)
+            ) as response:
+                return response.status < 500
+        except (TimeoutError, aiohttp.ClientError):
+            return False
+
+    async def models_reachable(self, serving: Mapping[str, Sequence[str]]) -> bool:
+        """True when every model has at least one backend that answers (checked concurrently)."""
+        names = sorted({name for backends in serving.values() for name in backends})
+        results = dict(zip(names, await asyncio.gather(*(self.probe(n) for n in names)), strict=True))
+        return all(any(results[name] for name in backends) for backends in serving.values())
+
     async def open_response(
         self, candidates: Sequence[str], path: str, payload_for: Callable[[Backend], bytes], *, request_id: str
     ) -> UpstreamResponse:

@@ -192,7 +192,11 @@ def test_unknown_fields_pass_through_to_the_backend(client: openai.OpenAI, upstr
 
 def test_ops_endpoints(gateway: Running) -> None:
     assert httpx.get(f"{gateway.url}/healthz").json()["status"] == "ok"
-    assert httpx.get(f"{gateway.url}/readyz").status_code == 200
+    ready = httpx.get(f"{gateway.url}/readyz")
+    # `down-chat` is served only by a backend nobody listens on, so the gateway is not ready.
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["backends"] is False
+    assert ready.json()["checks"]["audit_writer"] is True
     metrics = httpx.get(f"{gateway.url}/metrics").text
     assert "gateway_requests_total" in metrics
 
