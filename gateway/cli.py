@@ -89,9 +89,11 @@ def cmd_demo_upstream(args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo_config(path: Path, upstream_port: int) -> Path:
+def _demo_config(path: Path, upstream_port: int, port: int | None) -> Path:
     """The demo config with its backend pointed at the demo upstream's port."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if port is not None:
+        data.setdefault("server", {})["port"] = port
     for backend in data.get("backends", []):
         if backend.get("name") == "demo-upstream":
             backend["base_url"] = f"http://127.0.0.1:{upstream_port}/v1"
@@ -103,7 +105,7 @@ def _demo_config(path: Path, upstream_port: int) -> Path:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Gateway on embedded defaults plus the demo upstream, for a first look."""
-    config = _demo_config(args.config, args.upstream_port)
+    config = _demo_config(args.config, args.upstream_port, args.port)
     upstream = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "gateway", "demo-upstream", "--port", str(args.upstream_port), "--mode", args.mode]
     )
@@ -112,7 +114,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if upstream.poll() is not None:
             print("gateway: the demo upstream did not start", file=sys.stderr)  # noqa: T201
             return 2
-        print(DEMO_BANNER, file=sys.stderr)  # noqa: T201
+        print(DEMO_BANNER.replace("8080", str(args.port or 8080)), file=sys.stderr)  # noqa: T201
         serve = argparse.Namespace(config=config, host=None, port=None, workers=args.workers)
         return cmd_serve(serve)
     finally:
@@ -201,6 +203,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the gateway with the demo upstream on embedded defaults")
     demo.add_argument("--config", type=Path, default=DEMO_CONFIG)
+    demo.add_argument("--port", type=int, default=None, help="gateway port (default 8080)")
     demo.add_argument("--upstream-port", type=int, default=9000)
     demo.add_argument("--mode", choices=["fixed", "echo"], default="echo")
     demo.add_argument("--workers", type=int, default=None)
