@@ -36,6 +36,7 @@ import structlog
 from gateway.errors import PolicyEngineUnavailable
 from gateway.policy.decision import UNDEFINED, JsonValue, Undefined, parse_decision
 from gateway.policy.engine import PolicyResult
+from gateway.policy.metrics import CACHE_HITS as POLICY_CACHE_HITS
 from gateway.policy.regoast import ModuleInfo, module_info, static_problems
 from gateway.policy.sources import PolicyLoadError, PolicySources, Problem
 
@@ -159,6 +160,13 @@ def checked_engine(sources: PolicySources, *, include_tests: bool) -> tuple[rego
     return engine, infos
 
 
+# Built-ins whose result is not a function of input and data: decisions using them are not cached.
+_NONDETERMINISTIC = re.compile(r"\b(time\.now_ns|rand\.|uuid\.|http\.send|net\.lookup|opa\.runtime|crypto\.)")
+
+
+_REQUEST_ID = re.compile(r"request\s*(\.\s*id\b|\[\s*\"id\")")
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledPolicy:
     """A policy set that passed the load-time checks and defines `data.gateway.decision`."""
@@ -168,6 +176,16 @@ class CompiledPolicy:
     @property
     def version(self) -> str:
         return self.sources.version
+
+    @property
+    def reads_request_id(self) -> bool:
+        """True when a module mentions `request.id`; then the id is part of the decision cache key."""
+        return any(_REQUEST_ID.search(text) for _, text in self.sources.policy_modules)
+
+    @property
+    def is_deterministic(self) -> bool:
+        """True when the decision depends only on input and data, so equal inputs may share it."""
+        return not any(_NONDETERMINISTIC.search(text) for _, text in self.sources.policy_modules)
 
 
 def compile_policy(sources: PolicySources) -> CompiledPolicy:
@@ -267,6 +285,8 @@ class EmbeddedPolicyEngine:
         self._timeout_s = timeout_s
         self._offload = offload
         self._threads = _EvaluationThreads(threads)
+        self._cache: OrderedDict[tuple[str, str], JsonValue | Undefined] = OrderedDict()
+        self._cacheable = policy.is_deterministic
 
     @property
     def version(self) -> str:
@@ -279,6 +299,8 @@ class EmbeddedPolicyEngine:
     def activate(self, policy: CompiledPolicy) -> None:
         """Serve `policy` from the next decision on; calls in flight finish on the old version."""
         self._active = policy
+        self._cacheable = policy.is_deterministic
+        self._cache.clear()
 
     def prewarm(self) -> None:
         """Build the calling thread's engine for the active version now rather than on first use."""
@@ -296,6 +318,14 @@ class EmbeddedPolicyEngine:
         policy = self._active
         payload = json.dumps(policy_input, separators=(",", ":"))
         started = time.perf_counter()
+        key = (policy.version, _cache_key(policy_input, keep_id=policy.reads_request_id)) if self._cacheable else None
+        if key is not None and key in self._cache:
+            self._cache.move_to_end(key)
+            cached = self._cache[key]
+            POLICY_CACHE_HITS.inc()
+            return PolicyResult(
+                parse_decision(cached), policy.version, self.name, (time.perf_counter() - started) * 1000
+            )
         try:
             if self._offload:
                 with anyio.fail_after(self._timeout_s):
@@ -321,4 +351,19 @@ class EmbeddedPolicyEngine:
             # returns; a late decision is discarded like one that never came.
             log.error("policy.engine_timeout", engine=self.name, timeout_s=self._timeout_s, eval_ms=elapsed_ms)
             raise PolicyEngineUnavailable("The policy engine did not answer in time.")
+        if key is not None:
+            self._cache[key] = value
+            if len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
         return PolicyResult(parse_decision(value), policy.version, self.name, elapsed_ms)
+
+
+_CACHE_SIZE = 4096
+
+
+def _cache_key(policy_input: dict[str, JsonValue], *, keep_id: bool) -> str:
+    """The input without the request id (unless a rule reads it), so equal calls share a decision."""
+    request = policy_input.get("request")
+    if not keep_id and isinstance(request, dict) and "id" in request:
+        policy_input = {**policy_input, "request": {k: v for k, v in request.items() if k != "id"}}
+    return json.dumps(policy_input, separators=(",", ":"), sort_keys=True)

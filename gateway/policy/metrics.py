@@ -41,3 +41,7 @@ SHADOW_DISAGREEMENTS = Counter(
     "Fields on which the candidate policy's decision differed from the active one.",
     ["field"],
 )
+CACHE_HITS = Counter(
+    "gateway_policy_decision_cache_hits_total",
+    "Decisions served from the per-version cache (an identical input was decided before).",
+)
