@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import anyio
@@ -28,12 +28,15 @@ from gateway.audit.query import AuditStore
 from gateway.audit.step import AuditFinisher, AuditRequest
 from gateway.audit.writer import AuditWriter
 from gateway.config import Settings
-from gateway.pii.analyzer import PresidioDetector, build_detector
 from gateway.pii.answer import AnswerGuard
+from gateway.pii.findings import PiiDetector
 from gateway.pii.steps import ApplyPiiActions, DetectPii, UseDefaultPiiActions
 from gateway.pipeline import Context, Finisher, Step
 from gateway.policy.runtime import PolicyRuntime, build_policy_runtime
 from gateway.ratelimit.service import RateLimits, open_rate_limits
+
+if TYPE_CHECKING:
+    from gateway.pii.analyzer import PresidioDetector
 
 log = structlog.get_logger(__name__)
 
@@ -52,7 +55,7 @@ class Governance:
     policy_status: Callable[[], dict[str, Any]] | None = None
 
 
-def _answer_guards(detector: PresidioDetector, settings: Settings) -> Callable[[Context], AnswerGuard | None]:
+def _answer_guards(detector: PiiDetector, settings: Settings) -> Callable[[Context], AnswerGuard | None]:
     hash_key = settings.pii.hash_key.get_secret_value().encode() if settings.pii.hash_key else None
 
     def guard_for(ctx: Context) -> AnswerGuard | None:
@@ -78,6 +81,9 @@ async def _add_rate_limits(stack: AsyncExitStack, settings: Settings, gov: Gover
 async def _add_pii_scan(settings: Settings, gov: Governance) -> PresidioDetector | None:
     if not settings.pii.enabled:
         return None
+    # Imported here: loading Presidio and spaCy costs seconds, wasted when PII is off.
+    from gateway.pii.analyzer import build_detector  # noqa: PLC0415
+
     detector = await anyio.to_thread.run_sync(build_detector, settings.pii)
     gov.steps.append(DetectPii(detector, fail_open=settings.pii.failure == "open"))
     gov.answer_guard = _answer_guards(detector, settings)
