@@ -24,6 +24,7 @@ check: venv tools lint typecheck imports policy-test test
 ## Test-only tools that do not come from PyPI's normal resolution (see docs/development.md).
 tools: venv
 	@bash scripts/install-test-tools.sh
+	@bash scripts/install-browser.sh
 
 services:
 	@bash scripts/services.sh

@@ -30,6 +30,7 @@ from gateway.config import KeySettings, Settings, load_settings, prometheus_mult
 from gateway.errors import AuditUnavailable, GatewayError
 from gateway.governance import Governance, open_governance
 from gateway.observability import configure_logging, render_metrics
+from gateway.ui.routes import ui_router
 from gateway.upstream.backends import Backend, ModelCatalog
 from gateway.upstream.client import UpstreamPool
 from gateway.upstream.routing import RoundRobin
@@ -107,6 +108,13 @@ def create_app(settings: Settings, governance: GovernanceFactory = open_governan
             ops_router(checks, partial(render_metrics, prometheus_multiproc_dir())),
             AuditController,
             admin_router(policy_status),
+            ui_router(
+                keys.authenticate,
+                session_secret=(
+                    settings.ui.session_secret.get_secret_value().encode() if settings.ui.session_secret else None
+                ),
+                session_ttl_s=settings.ui.session_ttl_s,
+            ),
         ],
         dependencies={
             "principal": Provide(provide_principal, sync_to_thread=False),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -56,7 +57,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return 2
     workers = args.workers or settings.server.workers or os.cpu_count() or 1
     multiproc_dir = tempfile.mkdtemp(prefix="gateway-metrics-") if workers > 1 else None
-    export_for_workers(args.config, multiproc_dir)
+    # Workers must agree on the key that signs UI sessions; one random key per start unless configured.
+    ui_secret = None if settings.ui.session_secret else secrets.token_hex(32)
+    export_for_workers(args.config, multiproc_dir, ui_session_secret=ui_secret)
     uvicorn.run(
         "gateway.app:app_from_environment",
         factory=True,

@@ -103,6 +103,14 @@ class LoggingSettings(_Section):
     """`auto`: console renderer on a TTY, JSON otherwise."""
 
 
+class UiSettings(_Section):
+    session_secret: SecretStr | None = None
+    """Key that signs officers' session cookies on /ui/. Unset: a random key per start (shared by
+    the workers of one `gateway serve`); set it when several gateway instances sit behind one name."""
+    session_ttl_s: int = Field(default=8 * 3600, ge=60)
+    """How long an officer stays signed in."""
+
+
 class Settings(BaseSettings):
     """All gateway settings. Attribute docstrings are the operator's documentation."""
 
@@ -122,6 +130,8 @@ class Settings(BaseSettings):
     """Audit log database, durability mode and content storage (docs/audit.md)."""
     ratelimits: RateLimitSettings = Field(default_factory=RateLimitSettings)
     """Requests, tokens and concurrency limits per key, tenant and model (docs/ratelimits.md)."""
+    ui: UiSettings = Field(default_factory=UiSettings)
+    """The compliance officers' review pages under /ui/ (docs/audit-ui.md)."""
 
     @classmethod
     def settings_customise_sources(
@@ -224,9 +234,11 @@ def prometheus_multiproc_dir() -> str | None:
     return os.environ.get(PROMETHEUS_MULTIPROC_ENV) or None
 
 
-def export_for_workers(config_path: Path | None, multiproc_dir: str | None) -> None:
-    """Hand the config path and metrics directory to worker processes through the environment."""
+def export_for_workers(config_path: Path | None, multiproc_dir: str | None, *, ui_session_secret: str | None) -> None:
+    """Hand the config path, metrics directory and a shared UI session key to worker processes."""
     if config_path is not None:
         os.environ[CONFIG_ENV] = str(config_path.resolve())
     if multiproc_dir is not None:
         os.environ[PROMETHEUS_MULTIPROC_ENV] = multiproc_dir
+    if ui_session_secret is not None:
+        os.environ["GATEWAY_UI__SESSION_SECRET"] = ui_session_secret

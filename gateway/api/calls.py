@@ -32,6 +32,7 @@ from gateway.errors import (
     UpstreamError,
 )
 from gateway.observability import DENIALS, REQUEST_LATENCY, REQUESTS, STEP_LATENCY
+from gateway.pii.locations import answer_texts
 from gateway.pipeline import CallRequest, Context, Endpoint, Finisher, Outcome, Step, Usage, run
 from gateway.tokens import estimate_prompt_tokens
 from gateway.upstream.backends import Backend, ModelCatalog
@@ -253,7 +254,10 @@ class CallHandler:
         guard = self._s.answer_guard(ctx) if self._s.answer_guard else None
         if guard is not None:
             body, counts = await guard.guard_body(body, endpoint)
-            outcome = replace(outcome, response_pii_counts=counts)
+            outcome = replace(outcome, response_pii_counts=counts, answer_text=guard.stored_text)
+        elif endpoint != "embedding":
+            # Nothing to redact for this call: the answer is stored as the backend sent it.
+            outcome = replace(outcome, answer_text="".join(loc.text for loc in answer_texts(body, endpoint)))
         outcome = replace(outcome, usage=_to_usage(body.get("usage")))
         return (raw if body is original else _encoder.encode(body)), outcome
 
@@ -327,6 +331,7 @@ class CallHandler:
             error=relay.error,
             usage=relay.usage,
             response_pii_counts=relay.response_counts,
+            answer_text=relay.stored_text,
         )
 
     async def _finish(self, ctx: Context, outcome: Outcome, started: float) -> GatewayError | None:

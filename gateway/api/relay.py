@@ -40,6 +40,9 @@ class AnswerGuard(Protocol):
     @property
     def response_counts(self) -> dict[str, int]: ...
 
+    @property
+    def stored_text(self) -> str: ...
+
 
 def error_frame(error: GatewayError) -> bytes:
     """An SSE event carrying an OpenAI error object; both SDKs raise on it."""
@@ -76,6 +79,11 @@ class StreamRelay:
     @property
     def response_counts(self) -> dict[str, int]:
         return dict(self._guard.response_counts) if self._guard else {}
+
+    @property
+    def stored_text(self) -> str | None:
+        """The answer for the audit log (redacted); None without a guard, which parses no chunks."""
+        return self._guard.stored_text if self._guard else None
 
     async def frames(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         try:

@@ -169,6 +169,11 @@ class AnswerGuard:
         return self._redactor.counts
 
     @property
+    def stored_text(self) -> str:
+        """The answer so far as the audit log may keep it: redacted, pseudonyms left as placeholders."""
+        return self._redactor.stored_text
+
+    @property
     def has_work(self) -> bool:
         """False when no action applies and nothing awaits restoring: scanning would only count."""
         return self._redactor.has_work

@@ -175,7 +175,7 @@ class AnswerRedactor:
     answer, acted on or not.
     """
 
-    __slots__ = ("_actions", "_counts", "_hash_key", "_pseudonymizer")
+    __slots__ = ("_actions", "_counts", "_hash_key", "_pseudonymizer", "_stored")
 
     def __init__(
         self,
@@ -191,6 +191,7 @@ class AnswerRedactor:
         self._pseudonymizer = pseudonymizer if pseudonymizer is not None else Pseudonymizer()
         self._hash_key = hash_key
         self._counts: Counter[str] = Counter()
+        self._stored: list[str] = []
 
     def __repr__(self) -> str:
         return f"<AnswerRedactor actions={len(self._actions)} found={self._counts.total()}>"
@@ -219,7 +220,13 @@ class AnswerRedactor:
             kind=kind,
             restorable=False,
         )
+        self._stored.append(redacted.text)
         return self._pseudonymizer.restore(redacted.text, kind=kind)
+
+    @property
+    def stored_text(self) -> str:
+        """The answer as the audit log may keep it: redacted, pseudonyms not restored."""
+        return "".join(self._stored)
 
 
 def _as_action(name: str) -> Action:

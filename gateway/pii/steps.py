@@ -154,5 +154,7 @@ class UseDefaultPiiActions:
         self._settings = settings
 
     async def __call__(self, ctx: Context, /) -> Context:
-        actions = {entity: self._settings.action_for(entity) for entity in ctx.pii_counts}
+        # Every configured type, so answers are scanned even when the prompt had no PII.
+        actions = dict(self._settings.default_actions)
+        actions.update({entity: self._settings.action_for(entity) for entity in ctx.pii_counts})
         return replace(ctx, pii_actions=actions)
