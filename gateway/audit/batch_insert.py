@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.audit.chain import SealedEvent
 from gateway.audit.models import AuditChainRow, AuditEventPiiRow, AuditEventRow
+from gateway.audit.record import event_fields
 
 _JSON_COLUMNS = frozenset({"roles", "reasons", "pii_actions", "pii_request", "pii_response", "latency_ms", "details"})
 _ARRAY_TYPES = {
@@ -46,39 +47,11 @@ def event_row(sealed: SealedEvent) -> dict[str, Any]:
     """The `audit_events` row of a sealed event."""
     event, link = sealed.event, sealed.link
     return {
-        "event_id": event.event_id,
-        "event_type": event.event_type,
-        "occurred_at": event.occurred_at,
-        "request_id": event.request_id,
+        **event_fields(event),
         "chain_id": link.chain_id,
         "seq": link.seq,
         "prev_hash": link.prev_hash,
         "hash": link.hash,
-        "content_hash": event.content_hash,
-        "gateway_version": event.gateway_version,
-        "tenant": event.tenant,
-        "key_id": event.key_id,
-        "roles": list(event.roles),
-        "endpoint": event.endpoint,
-        "requested_model": event.requested_model,
-        "model": event.model,
-        "backend": event.backend,
-        "stream": event.stream,
-        "decision": event.decision,
-        "reasons": list(event.reasons),
-        "pii_actions": dict(event.pii_actions),
-        "policy_version": event.policy_version,
-        "pii_request": dict(event.pii_request),
-        "pii_response": dict(event.pii_response),
-        "prompt_tokens": event.prompt_tokens,
-        "completion_tokens": event.completion_tokens,
-        "tokens_estimated": event.tokens_estimated,
-        "latency_ms": dict(event.latency_ms),
-        "status_code": event.status_code,
-        "error_code": event.error_code,
-        "client_addr": event.client_addr,
-        "user_agent": event.user_agent,
-        "details": dict(event.details),
         "content": None if event.content is None else dict(event.content),
     }
 

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from typing import Literal
 
 from gateway.audit.chain import StoredEvent
-from gateway.audit.record import format_time
+from gateway.audit.record import event_fields, format_time
 
 ExportFormat = Literal["jsonl", "csv"]
 EXPORT_FORMATS: tuple[ExportFormat, ...] = ("jsonl", "csv")
@@ -65,39 +65,12 @@ def event_json(stored: StoredEvent) -> dict[str, object]:
     """The event as one flat JSON object (the API's and the JSONL export's shape)."""
     event, link = stored.event, stored.link
     return {
-        "event_id": event.event_id,
-        "event_type": event.event_type,
+        **event_fields(event),
         "occurred_at": format_time(event.occurred_at),
-        "request_id": event.request_id,
         "chain_id": link.chain_id,
         "seq": link.seq,
         "prev_hash": link.prev_hash,
         "hash": link.hash,
-        "tenant": event.tenant,
-        "key_id": event.key_id,
-        "roles": list(event.roles),
-        "endpoint": event.endpoint,
-        "requested_model": event.requested_model,
-        "model": event.model,
-        "backend": event.backend,
-        "stream": event.stream,
-        "decision": event.decision,
-        "reasons": list(event.reasons),
-        "pii_actions": dict(event.pii_actions),
-        "policy_version": event.policy_version,
-        "pii_request": dict(event.pii_request),
-        "pii_response": dict(event.pii_response),
-        "prompt_tokens": event.prompt_tokens,
-        "completion_tokens": event.completion_tokens,
-        "tokens_estimated": event.tokens_estimated,
-        "latency_ms": dict(event.latency_ms),
-        "status_code": event.status_code,
-        "error_code": event.error_code,
-        "client_addr": event.client_addr,
-        "user_agent": event.user_agent,
-        "gateway_version": event.gateway_version,
-        "details": dict(event.details),
-        "content_hash": event.content_hash,
         "content_purged": event.content is None and event.content_hash is not None,
         "content": None if event.content is None else dict(event.content),
     }

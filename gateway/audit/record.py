@@ -272,3 +272,42 @@ def purge_event(
         gateway_version=str(_clip(gateway_version, LEN_VERSION)),
         details={"action": "purge-content", "older_than": format_time(older_than), "actor": str(_clip(actor, 128))},
     )
+
+
+def event_fields(event: AuditEvent) -> dict[str, object]:
+    """The event's own fields as plain values: the shared part of a database row and an export line.
+
+    `occurred_at` stays a datetime and `content` is left out; each caller adds its chain position
+    and renders what its format needs. (The chain hash keeps its own explicit field list.)
+    """
+    return {
+        "event_id": event.event_id,
+        "event_type": event.event_type,
+        "occurred_at": event.occurred_at,
+        "request_id": event.request_id,
+        "gateway_version": event.gateway_version,
+        "tenant": event.tenant,
+        "key_id": event.key_id,
+        "roles": list(event.roles),
+        "endpoint": event.endpoint,
+        "requested_model": event.requested_model,
+        "model": event.model,
+        "backend": event.backend,
+        "stream": event.stream,
+        "decision": event.decision,
+        "reasons": list(event.reasons),
+        "pii_actions": dict(event.pii_actions),
+        "policy_version": event.policy_version,
+        "pii_request": dict(event.pii_request),
+        "pii_response": dict(event.pii_response),
+        "prompt_tokens": event.prompt_tokens,
+        "completion_tokens": event.completion_tokens,
+        "tokens_estimated": event.tokens_estimated,
+        "latency_ms": dict(event.latency_ms),
+        "status_code": event.status_code,
+        "error_code": event.error_code,
+        "client_addr": event.client_addr,
+        "user_agent": event.user_agent,
+        "details": dict(event.details),
+        "content_hash": event.content_hash,
+    }
