@@ -192,6 +192,24 @@ def _add_audit_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     add_audit_commands(audit.add_subparsers(dest="audit_command", required=True), _audit_settings)
 
 
+def cmd_pii_eval(args: argparse.Namespace) -> int:
+    """Precision, recall and leak rate of PII detection on a labelled corpus."""
+    from gateway.pii.cli import pii_eval  # noqa: PLC0415 - keeps `gateway --help` fast
+
+    return pii_eval(args)
+
+
+def _add_pii_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from gateway.pii.cli import DESCRIPTION, add_eval_arguments  # noqa: PLC0415
+
+    pii = sub.add_parser("pii", help="PII detection tools").add_subparsers(dest="pii_command", required=True)
+    evaluate = pii.add_parser(
+        "eval", help="precision, recall and leak rate on a labelled corpus", description=DESCRIPTION
+    )
+    add_eval_arguments(evaluate)
+    evaluate.set_defaults(func=cmd_pii_eval)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gateway", description="LLM governance gateway")
     parser.add_argument("--version", action="version", version=f"gateway {__version__}")
@@ -232,6 +250,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--config", type=Path, default=None)
     check.set_defaults(func=cmd_config_check)
     _add_policy_commands(sub)
+    _add_pii_commands(sub)
     _add_audit_commands(sub)
     return parser
 

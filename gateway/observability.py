@@ -113,6 +113,9 @@ def configure_logging(settings: LoggingSettings) -> None:
     root.setLevel(level)
     # uvicorn's access log would duplicate our canonical request line.
     logging.getLogger("uvicorn.access").disabled = True
+    # These log statement parameters (audit content) or analysed text at debug level.
+    for name in ("aiosqlite", "sqlalchemy.engine", "presidio-analyzer", "decision_process"):
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
 
 
 def render_metrics(multiprocess_dir: str | None) -> tuple[bytes, str]:

@@ -26,6 +26,8 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
+import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -78,6 +80,10 @@ from gateway.pii.settings import PiiSettings
 log = structlog.get_logger(__name__)
 
 _LEMMA_COMPONENT = "gateway_lower_lemma"
+# Presidio's context enhancer logs the words around every finding, values included, at DEBUG
+# ("Context list is: ... john.smith@example.com ..."), and its decision tracer logs matched text.
+# They stay below the gateway's log level whatever it is.
+_PRESIDIO_LOGGERS = ("presidio-analyzer", "decision_process")
 _NOT_NEEDED_PIPES = ("tagger", "parser", "lemmatizer", "attribute_ruler", "senter", "morphologizer")
 
 
@@ -257,6 +263,10 @@ class PresidioDetector:
         self._entities = [entity for entity in settings.entities if entity in supported]
         self._min_threshold = min([settings.score_threshold, *settings.entity_thresholds.values()])
         self._limiter = anyio.CapacityLimiter(settings.max_concurrency)
+        # Taken by the worker thread itself: an analysis abandoned at the timeout keeps its slot
+        # until it really ends (the limiter above is released at once), so no more than
+        # `max_concurrency` analyses ever run, however many calls time out.
+        self._running = threading.BoundedSemaphore(settings.max_concurrency)
         self._cache = FindingsCache(settings.cache_size, fingerprint=self.fingerprint)
 
     @property
@@ -290,10 +300,11 @@ class PresidioDetector:
         return [found if found is not None else () for found in results]
 
     async def _analyze_off_loop(self, texts: list[str]) -> list[tuple[Finding, ...]]:
+        abandoned = threading.Event()
         try:
             with anyio.fail_after(self._settings.timeout_s):
                 return await anyio.to_thread.run_sync(
-                    self._analyze_many, texts, limiter=self._limiter, abandon_on_cancel=True
+                    self._analyze_many, texts, abandoned, limiter=self._limiter, abandon_on_cancel=True
                 )
         except TimeoutError as exc:
             metrics.DETECTOR_FAILURES.labels(reason="timeout").inc()
@@ -306,9 +317,21 @@ class PresidioDetector:
             metrics.DETECTOR_FAILURES.labels(reason="error").inc()
             log.exception("pii.failed", texts=len(texts), error=type(exc).__name__)
             raise PiiDetectorUnavailable("PII detection failed") from exc
+        finally:
+            abandoned.set()
 
-    def _analyze_many(self, texts: list[str]) -> list[tuple[Finding, ...]]:
-        return [self._analyze_uncached(text) for text in texts]
+    def _analyze_many(self, texts: list[str], abandoned: threading.Event) -> list[tuple[Finding, ...]]:
+        """In a worker thread: wait for a running slot, then analyse until the caller gives up.
+
+        The result of an abandoned call is never read, so it stops at the next text.
+        """
+        found: list[tuple[Finding, ...]] = []
+        with self._running:
+            for text in texts:
+                if abandoned.is_set():
+                    break
+                found.append(self._analyze_uncached(text))
+        return found
 
     def analyze(self, text: str) -> tuple[Finding, ...]:
         """Findings in one text, synchronously (uses and fills the cache).
@@ -321,6 +344,22 @@ class PresidioDetector:
         findings = self._analyze_uncached(text)
         self._cache.put(text, findings)
         return findings
+
+    def warm_up(self) -> None:
+        """Analyse a fixed sample once, so lazy set-up is paid at start-up and not by the first call.
+
+        Presidio compiles its patterns and the offline email check loads the public suffix list
+        on first use: about 100 ms, several times that on a busy machine, which could push the
+        first prompt past `timeout_s` and fail it closed. Leaves the cache and metrics alone.
+        """
+        artifacts = self._engine.nlp_engine.process_text(_WARM_UP_TEXT, self._language)
+        self._engine.analyze(
+            text=_WARM_UP_TEXT,
+            language=self._language,
+            entities=self._entities,
+            nlp_artifacts=artifacts,
+            score_threshold=self._min_threshold,
+        )
 
     def _analyze_uncached(self, text: str) -> tuple[Finding, ...]:
         if not text.strip():
@@ -349,8 +388,15 @@ class PresidioDetector:
         return findings
 
 
+# Synthetic values (a reserved domain, a fictional 555 number, a test card number) that make
+# every lazily initialised recognizer run once.
+_WARM_UP_TEXT = (
+    "Write to Jane Doe at jane.doe@example.com or call +1 415 555 0134 from 10.0.0.1; "
+    "card 4111 1111 1111 1111, 手机13812345678."
+)
+
 # Bump when recognizer logic changes so cached findings of the old logic are not reused.
-_DETECTOR_VERSION = 1
+_DETECTOR_VERSION = 2
 
 
 def _scanners() -> list[Scanner]:
@@ -366,7 +412,12 @@ def _scanners() -> list[Scanner]:
 
 
 def build_detector(settings: PiiSettings) -> PresidioDetector:
-    """Build the detector once at start-up: loads the spaCy model and every recognizer."""
+    """Build the detector once at start-up: loads the spaCy model and every recognizer.
+
+    Also raises presidio's own loggers to WARNING: at DEBUG they write analysed text.
+    """
+    for name in _PRESIDIO_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     pipeline = load_pipeline(settings.spacy_model)
     nlp, ner_on = pipeline.nlp, pipeline.ner_on
     language = nlp.lang or "en"
@@ -395,7 +446,9 @@ def build_detector(settings: PiiSettings) -> PresidioDetector:
         entities=len(wanted),
         recognizers=len(recognizers),
     )
-    return PresidioDetector(settings, engine=engine, ner_on=ner_on, language=language, lexicon=pipeline.lexicon)
+    detector = PresidioDetector(settings, engine=engine, ner_on=ner_on, language=language, lexicon=pipeline.lexicon)
+    detector.warm_up()
+    return detector
 
 
 def supported_entities() -> tuple[str, ...]:

@@ -11,21 +11,20 @@ and annotators disagree on edges (`Dr. Ada Lovelace` or `Ada Lovelace`).
 - Leak rate: share of gold PII characters not covered by any finding (type-agnostic): what
   would reach the model unredacted.
 
-`main()` runs the real detector over a JSONL corpus (`text`, `spans: [{start, end,
-entity_type}]`, optional `id`, `lang`, `category`) and prints a table. Not a test: the
-thresholds live in `tests/integration/test_pii_quality.py`.
+A corpus is JSONL: `text`, `spans: [{start, end, entity_type}]`, optional `id`, `lang`,
+`category`. `gateway pii eval` (`cli.py`, also `python -m gateway.pii.evaluation`) runs the real
+detector over one and prints the table. Not a test: the thresholds the test suite holds live in
+`tests/integration/test_pii_quality.py`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from gateway.pii.findings import Finding
 
@@ -228,35 +227,20 @@ def format_report(report: Report) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the detector over a corpus and print the quality table. Returns a process exit code."""
-    from gateway.pii.analyzer import build_detector  # noqa: PLC0415 - the pure metrics need no presidio
-    from gateway.pii.settings import PiiSettings  # noqa: PLC0415
+    """`python -m gateway.pii.evaluation`: the same as `gateway pii eval` (see `cli.py`)."""
+    from gateway.pii.cli import pii_eval_main  # noqa: PLC0415 - cli imports this module
 
-    parser = argparse.ArgumentParser(prog="gateway pii eval", description=__doc__.split("\n", 1)[0])
-    parser.add_argument("corpus", nargs="?", type=Path, default=DEFAULT_CORPUS, help="JSONL corpus with gold spans")
-    parser.add_argument("--model", default=None, help="spaCy model (default: the settings default)")
-    parser.add_argument("--show-errors", type=int, default=0, help="print up to N false positives and misses")
-    args = parser.parse_args(argv)
-    settings = PiiSettings(cache_size=0) if args.model is None else PiiSettings(cache_size=0, spacy_model=args.model)
-    detector = build_detector(settings)
-    examples = load_corpus(args.corpus)
-    began = time.perf_counter()
-    predictions = [detector.analyze(example.text) for example in examples]
-    elapsed = time.perf_counter() - began
-    report = evaluate(examples, predictions)
-    out = sys.stdout
-    out.write(format_report(report) + "\n")
-    out.write(f"{len(examples)} texts in {elapsed:.2f}s ({1000 * elapsed / max(1, len(examples)):.1f} ms/text)\n")
-    if args.show_errors:
-        _write_errors(out, examples, predictions, report, args.show_errors)
-    return 0
+    return pii_eval_main(argv)
 
 
-def _write_errors(
-    out: object, examples: Sequence[Example], predictions: Sequence[Sequence[Finding]], report: Report, limit: int
+def write_errors(
+    out: TextIO, examples: Sequence[Example], predictions: Sequence[Sequence[Finding]], report: Report, limit: int
 ) -> None:
-    """Print false positives and missed gold spans, for a developer tuning recognizers."""
-    write = getattr(out, "write")  # noqa: B009 - any text stream
+    """Print up to `limit` false positives and missed gold spans, for a developer tuning recognizers.
+
+    Prints corpus text: for synthetic corpora only.
+    """
+    write = out.write
     texts = {example.id: example.text for example in examples}
     for fp in report.false_positives[:limit]:
         write(f"FP {fp.example_id} {fp.entity_type}: {texts[fp.example_id][fp.start : fp.end]!r}\n")

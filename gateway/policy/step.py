@@ -61,6 +61,13 @@ def merge_pii_actions(
     return actions
 
 
+def _cover_found(actions: dict[str, str], ctx: Context, default_action: str) -> dict[str, str]:
+    """Every entity type found in the prompt gets an action: none is forwarded as written by omission."""
+    for entity in ctx.pii_counts:
+        actions.setdefault(entity, default_action)
+    return actions
+
+
 def denial_message(decision: PolicyDecision) -> str:
     """The client-facing message: each reason's code and text (texts never carry PII values)."""
     return "Request denied by policy: " + "; ".join(f"{r.code}: {r.message}" for r in decision.reasons)
@@ -90,7 +97,9 @@ def apply_decision(
     return replace(
         ctx,
         backends=backends,
-        pii_actions=merge_pii_actions(decision, default_pii_actions, default_redact_action),
+        pii_actions=_cover_found(
+            merge_pii_actions(decision, default_pii_actions, default_redact_action), ctx, default_redact_action
+        ),
         max_tokens_cap=cap,
         store_content=decision.store_content,
         reasons=(*ctx.reasons, *decision.reason_codes),
@@ -123,7 +132,7 @@ class EvaluatePolicy:
             log.warning("policy.unavailable", request_id=ctx.request.request_id, failure="open")
             return replace(
                 ctx,
-                pii_actions=dict(self.default_pii_actions),
+                pii_actions=_cover_found(dict(self.default_pii_actions), ctx, self.default_redact_action),
                 reasons=(*ctx.reasons, UNAVAILABLE),
             )
         decision = result.decision

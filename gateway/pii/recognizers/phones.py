@@ -80,9 +80,7 @@ class PhoneShapeScanner:
                 least = _MIN_NATIONAL_DIGITS if pattern is _NATIONAL else _MIN_DIGITS
                 if not least <= digits <= _MAX_DIGITS + 5 or _SSN_SHAPE.fullmatch(m.group()):
                     continue  # too short or long (an extension may follow), or a social security number
-                end = m.end()
-                while text[end - 1] in " .-(":
-                    end -= 1
+                end = _trimmed_end(text, m.start(), m.end())
                 context = has_context(_CONTEXT, text, m.start(), end, before=30)
                 found.append(Finding("PHONE_NUMBER", m.start(), end, self.context_score if context else self.score))
         found.extend(
@@ -91,3 +89,14 @@ class PhoneShapeScanner:
             if _CONTEXT_RIGHT_BEFORE.search(text[max(0, m.start() - 16) : m.start()])
         )
         return found
+
+
+def _trimmed_end(text: str, start: int, end: int) -> int:
+    """The match's end without trailing separators or a `)` it never opened: `(+44 20 7946 0958)`."""
+    while end > start:
+        last = text[end - 1]
+        unopened = last == ")" and text.count("(", start, end) < text.count(")", start, end)
+        if last not in " .-(" and not unopened:
+            break
+        end -= 1
+    return end

@@ -184,3 +184,16 @@ async def test_offloaded_and_inline_evaluation_agree(engine, shipped_policy):
     finally:
         offloaded.close()
     assert inline.decision == threaded.decision
+
+
+async def test_a_found_type_nobody_named_still_gets_the_default_action(tmp_path):
+    """A type the defaults and the policy both omit is redacted with the default action, not forwarded."""
+    step = EvaluatePolicy(
+        engine=_engine(tmp_path, FIXED),
+        backend_tags=BACKEND_TAGS,
+        default_pii_actions={"PERSON": "pseudonymize"},
+        default_redact_action="mask",
+    )
+    ctx = await run([step], make_context(pii_counts={"PHONE_NUMBER": 2, "PERSON": 1}))
+    assert ctx.pii_actions["PHONE_NUMBER"] == "mask"
+    assert ctx.pii_actions["PERSON"] == "pseudonymize"
