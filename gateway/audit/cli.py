@@ -16,8 +16,10 @@ import re
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.audit import migrate
@@ -74,10 +76,27 @@ async def upgrade_database(settings: AuditSettings, *, revision: str = "head") -
     return await _with_engine(settings, run)
 
 
+def _failure_reason(exc: BaseException) -> str:
+    """What went wrong opening or migrating the database, in the driver's words (no row values:
+    a migration runs DDL only)."""
+    orig = getattr(exc, "orig", None)
+    return f"{type(orig or exc).__name__}: {orig or exc}"[:300]
+
+
 def cmd_db_upgrade(settings: AuditSettings, *, revision: str = "head", out: TextIO | None = None) -> int:
-    """`gateway db upgrade`: create or migrate the audit schema."""
+    """`gateway db upgrade`: create or migrate the audit schema.
+
+    Exits 2 with a one-line message (not a traceback) when the database cannot be opened or
+    migrated: `gateway serve` then refuses to start on the embedded SQLite default.
+    """
     out = out or sys.stdout
-    current = asyncio.run(upgrade_database(settings, revision=revision))
+    try:
+        current = asyncio.run(upgrade_database(settings, revision=revision))
+    except (SQLAlchemyError, OSError) as exc:
+        sys.stderr.write(
+            f"gateway: cannot migrate the audit database {safe_url(settings.database_url)}: {_failure_reason(exc)}\n"
+        )
+        return 2
     print(f"audit database {safe_url(settings.database_url)} at revision {current}", file=out)
     return 0
 
@@ -252,6 +271,11 @@ def _add_filter_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--request-id")
 
 
+def _add_config_argument(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS: when absent, the value parsed before the subcommand (or its default) stays.
+    parser.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="YAML config (default: $GATEWAY_CONFIG)")
+
+
 def filters_from_args(args: argparse.Namespace) -> EventFilter:
     """The `EventFilter` described by the arguments `add_audit_commands` defines."""
     return EventFilter(
@@ -276,7 +300,9 @@ def add_audit_commands(
     """Define `search`, `export`, `verify`, `stats` and `purge-content` under `gateway audit`.
 
     Each subcommand sets `args.func(args) -> int`; `load_settings` turns the parsed arguments
-    (e.g. `--config`) into the audit settings.
+    (e.g. `--config`) into the audit settings. Each subcommand also accepts `--config` after
+    its name (`gateway audit verify --config gateway.yaml`), as operators type it; given there,
+    it overrides a `--config` placed before the subcommand.
     """
 
     def wrap(command: Callable[[argparse.Namespace, AuditSettings], int]) -> Callable[[argparse.Namespace], int]:
@@ -290,17 +316,20 @@ def add_audit_commands(
         return run
 
     search = audit.add_parser("search", help="list the newest matching audit events")
+    _add_config_argument(search)
     _add_filter_arguments(search)
     search.add_argument("--limit", type=int, default=50)
     search.add_argument("--json", action="store_true", help="one JSON object per line")
     search.set_defaults(func=wrap(lambda a, s: cmd_search(s, filters_from_args(a), limit=a.limit, as_json=a.json)))
 
     export = audit.add_parser("export", help="export matching events as JSONL or CSV on stdout")
+    _add_config_argument(export)
     _add_filter_arguments(export)
     export.add_argument("--format", choices=EXPORT_FORMATS, default="jsonl")
     export.set_defaults(func=wrap(lambda a, s: cmd_export(s, filters_from_args(a), fmt=a.format)))
 
     check = audit.add_parser("verify", help="verify the hash chains; exit 1 if any is broken")
+    _add_config_argument(check)
     check.add_argument("--since")
     check.add_argument("--until")
     check.add_argument("--json", action="store_true")
@@ -316,6 +345,7 @@ def add_audit_commands(
     )
 
     stats = audit.add_parser("stats", help="calls per time bucket by tenant, model, decision, PII type, ...")
+    _add_config_argument(stats)
     _add_filter_arguments(stats)
     stats.add_argument("--by", choices=STATS_DIMENSIONS, default="tenant")
     stats.add_argument("--bucket", choices=BUCKETS, default="day")
@@ -325,6 +355,7 @@ def add_audit_commands(
     )
 
     purge = audit.add_parser("purge-content", help="drop stored content older than a duration (audited)")
+    _add_config_argument(purge)
     purge.add_argument("--older-than", required=True, help="e.g. 90d")
     purge.add_argument("--actor", help="who runs the purge (default: the OS user)")
     purge.set_defaults(
