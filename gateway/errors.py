@@ -12,8 +12,8 @@ GatewayError
 │   └── RateLimited (429)           ratelimit.exceeded
 └── DependencyError (5xx)
     ├── UpstreamError (502)         upstream.error
-    ├── UpstreamUnavailable (503)   upstream.unavailable
-    ├── UpstreamTimeout (504)       upstream.timeout
+    │   ├── UpstreamUnavailable (503)   upstream.unavailable
+    │   └── UpstreamTimeout (504)       upstream.timeout
     ├── PolicyEngineUnavailable (503) policy.unavailable
     ├── PiiDetectorUnavailable (503)  pii.unavailable
     └── AuditUnavailable (503)      audit.unavailable
@@ -153,18 +153,21 @@ class DependencyError(GatewayError):
 
 
 class UpstreamError(DependencyError):
+    """A backend failed. `backend` names the last one tried, for logs and the audit log."""
+
+    backend: str | None = None
     code = "upstream.error"
     status_code = 502
     openai_code = "upstream_error"
 
 
-class UpstreamUnavailable(DependencyError):
+class UpstreamUnavailable(UpstreamError):
     code = "upstream.unavailable"
     status_code = 503
     openai_code = "backend_unavailable"
 
 
-class UpstreamTimeout(DependencyError):
+class UpstreamTimeout(UpstreamError):
     code = "upstream.timeout"
     status_code = 504
     openai_code = "upstream_timeout"

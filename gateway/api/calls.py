@@ -232,7 +232,7 @@ class CallHandler:
             content, outcome = await self._answer(ctx, raw, outcome)
             return replace(outcome, status_code=200), json_response(content, 200, ctx.request.request_id, headers)
         except GatewayError as exc:
-            failed = replace(outcome, status_code=exc.status_code, error=exc)
+            failed = replace(outcome, status_code=exc.status_code, error=exc, backend=outcome.backend or _tried(exc))
             return failed, gateway_error_response(exc, ctx.request.request_id, headers)
 
     async def _answer(self, ctx: Context, raw: bytes, outcome: Outcome) -> tuple[bytes, Outcome]:
@@ -266,7 +266,7 @@ class CallHandler:
         try:
             up = await self._open(ctx)
         except GatewayError as exc:
-            await self._finish(ctx, Outcome(status_code=exc.status_code, error=exc), started)
+            await self._finish(ctx, Outcome(status_code=exc.status_code, error=exc, backend=_tried(exc)), started)
             raise
         if up.status >= 400:
             try:
@@ -372,6 +372,11 @@ class CallHandler:
             completion_tokens=usage.completion_tokens if usage else None,
         )
         return failure
+
+
+def _tried(exc: GatewayError) -> str | None:
+    """The backend a failed call last tried, when the error knows it."""
+    return exc.backend if isinstance(exc, UpstreamError) else None
 
 
 def _model_card(model_id: str) -> dict[str, Any]:

@@ -176,7 +176,12 @@ def _base(ctx: Context, *, event_id: str, event_type: EventType, now: datetime, 
         model=_clip(request.model, LEN_MODEL),
         stream=request.stream,
         reasons=tuple(str(_clip(r, LEN_NAME)) for r in ctx.reasons),
-        pii_actions={str(_clip(k, LEN_NAME)): str(_clip(v, LEN_NAME)) for k, v in sorted(ctx.pii_actions.items())},
+        # What was done to each type found in the prompt, not the whole table of defaults.
+        pii_actions={
+            str(_clip(k, LEN_NAME)): str(_clip(v, LEN_NAME))
+            for k, v in sorted(ctx.pii_actions.items())
+            if ctx.pii_counts.get(k)
+        },
         policy_version=_clip(ctx.policy_version, LEN_NAME),
         pii_request=_counts(ctx.pii_counts),
         latency_ms=_latencies(ctx.timings_ms),

@@ -114,7 +114,7 @@ class UpstreamPool:
         `UpstreamTimeout` when the last failure was a timeout. A 5xx from the last candidate is
         returned as is, for the caller to translate.
         """
-        last_error: Exception | None = None
+        last_error: UpstreamError | None = None
         for index, name in enumerate(candidates):
             backend = self._backends[name]
             session = self._sessions[name]
@@ -128,12 +128,14 @@ class UpstreamPool:
                 BACKEND_ERRORS.labels(name, "timeout").inc()
                 log.warning("upstream.timeout", backend=name, request_id=request_id)
                 last_error = UpstreamTimeout(f"backend `{name}` did not answer in time")
+                last_error.backend = name
                 last_error.__cause__ = exc
                 continue
             except aiohttp.ClientError as exc:
                 BACKEND_ERRORS.labels(name, "connect").inc()
                 log.warning("upstream.unreachable", backend=name, request_id=request_id, error=type(exc).__name__)
                 last_error = UpstreamUnavailable(f"backend `{name}` is unreachable")
+                last_error.backend = name
                 last_error.__cause__ = exc
                 continue
             elapsed_ms = (time.perf_counter() - started) * 1000.0
