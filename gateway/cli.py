@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -106,9 +107,15 @@ def _demo_config(path: Path, upstream_port: int, port: int | None) -> Path:
     return Path(name)
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Gateway on embedded defaults plus the demo upstream, for a first look."""
     config = _demo_config(args.config, args.upstream_port, args.port)
+    # A SIGTERM before uvicorn installs its handlers must still stop the upstream below.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     upstream = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "gateway", "demo-upstream", "--port", str(args.upstream_port), "--mode", args.mode]
     )
