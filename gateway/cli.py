@@ -7,6 +7,7 @@ Parses arguments and calls into the package; no logic of its own. Exit codes: 0 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import secrets
 import signal
@@ -111,13 +112,21 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def _die_with_parent() -> None:
+    """Runs in the demo upstream's child process: the kernel ends it when `gateway demo` ends."""
+    if sys.platform == "linux":
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Gateway on embedded defaults plus the demo upstream, for a first look."""
     config = _demo_config(args.config, args.upstream_port, args.port)
     # A SIGTERM before uvicorn installs its handlers must still stop the upstream below.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     upstream = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "gateway", "demo-upstream", "--port", str(args.upstream_port), "--mode", args.mode]
+        [sys.executable, "-m", "gateway", "demo-upstream", "--port", str(args.upstream_port), "--mode", args.mode],
+        preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads exist yet in this process
     )
     try:
         time.sleep(0.5)
