@@ -75,7 +75,6 @@ class UpstreamPool:
                     total=None, sock_connect=backend.connect_timeout_s, sock_read=backend.timeout_s
                 ),
                 auto_decompress=True,
-                skip_auto_headers=("User-Agent",),
             )
 
     async def close(self) -> None:
