@@ -287,6 +287,7 @@ class EmbeddedPolicyEngine:
         self._threads = _EvaluationThreads(threads)
         self._cache: OrderedDict[tuple[str, str], JsonValue | Undefined] = OrderedDict()
         self._cacheable = policy.is_deterministic
+        self._keep_id = policy.reads_request_id
 
     @property
     def version(self) -> str:
@@ -300,6 +301,7 @@ class EmbeddedPolicyEngine:
         """Serve `policy` from the next decision on; calls in flight finish on the old version."""
         self._active = policy
         self._cacheable = policy.is_deterministic
+        self._keep_id = policy.reads_request_id
         self._cache.clear()
 
     def prewarm(self) -> None:
@@ -318,7 +320,7 @@ class EmbeddedPolicyEngine:
         policy = self._active
         payload = json.dumps(policy_input, separators=(",", ":"))
         started = time.perf_counter()
-        key = (policy.version, _cache_key(policy_input, keep_id=policy.reads_request_id)) if self._cacheable else None
+        key = (policy.version, _cache_key(policy_input, keep_id=self._keep_id)) if self._cacheable else None
         if key is not None and key in self._cache:
             self._cache.move_to_end(key)
             cached = self._cache[key]
