@@ -126,8 +126,9 @@ def configure_logging(settings: LoggingSettings) -> None:
     root.setLevel(level)
     # uvicorn's access log would duplicate our canonical request line.
     logging.getLogger("uvicorn.access").disabled = True
-    # These log statement parameters (audit content) or analysed text at debug level.
-    for name in ("aiosqlite", "sqlalchemy.engine", "presidio-analyzer", "decision_process"):
+    # These log statement parameters (audit content) at debug level; presidio's own noisy
+    # loggers are capped where presidio is wired (`pii/analyzer.py`).
+    for name in ("aiosqlite", "sqlalchemy.engine"):
         logging.getLogger(name).setLevel(max(level, logging.WARNING))
 
 

@@ -1,6 +1,7 @@
 """The PII detector: one presidio `AnalyzerEngine` plus our recognizers, run off the event loop.
 
-This is the only module that imports presidio and spaCy. It builds the engine once
+This is the only module that imports presidio; the spaCy pipeline it runs is loaded by
+`spacy_pipeline.py`. It builds the engine once
 (`build_detector`), wraps our pure scanners (`recognizers/`) as presidio recognizers, adds
 spaCy NER for names and places (`recognizers/ner_spans.py`), drops look-alikes that hurt
 precision (`recognizers/lookalikes.py`) and resolves overlaps. It does not decide what to
@@ -30,12 +31,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 import anyio
 import anyio.to_thread
-import spacy
 import structlog
 import tldextract
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
@@ -76,23 +74,14 @@ from gateway.pii.recognizers.secrets import SECRET_ENTITIES, SecretScanner
 from gateway.pii.recognizers.zh import ChineseIdScanner
 from gateway.pii.recognizers.zh_names import ChineseNameScanner
 from gateway.pii.settings import PiiSettings
+from gateway.pii.spacy_pipeline import load_pipeline
 
 log = structlog.get_logger(__name__)
 
-_LEMMA_COMPONENT = "gateway_lower_lemma"
 # Presidio's context enhancer logs the words around every finding, values included, at DEBUG
 # ("Context list is: ... john.smith@example.com ..."), and its decision tracer logs matched text.
 # They stay below the gateway's log level whatever it is.
 _PRESIDIO_LOGGERS = ("presidio-analyzer", "decision_process")
-_NOT_NEEDED_PIPES = ("tagger", "parser", "lemmatizer", "attribute_ruler", "senter", "morphologizer")
-
-
-@Language.component(_LEMMA_COMPONENT)
-def _lower_lemma(doc: Doc) -> Doc:
-    """Set each token's lemma to its lower-case text (presidio's context matching compares lemmas)."""
-    for token in doc:
-        token.lemma_ = token.lower_
-    return doc
 
 
 class _OfflineEmailRecognizer(EmailRecognizer):
@@ -186,54 +175,6 @@ _PRESIDIO_RECOGNIZERS: dict[str, Callable[[], EntityRecognizer]] = {
     "US_DRIVER_LICENSE": UsLicenseRecognizer,
     "UK_NHS": NhsRecognizer,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Pipeline:
-    """The loaded spaCy pipeline, whether it has NER, and its lexicon of ordinary words."""
-
-    nlp: Language
-    ner_on: bool
-    lexicon: frozenset[str]
-
-
-def load_pipeline(model: str, *, language: str = "en") -> Pipeline:
-    """The spaCy pipeline for `model` reduced to NER.
-
-    The lemmatizer's word index (WordNet's nouns, verbs, adjectives and adverbs in the
-    en_core_web_* pipelines) is kept as a lexicon of ordinary words before the lemmatizer is
-    dropped. Falls back to a blank `language` tokenizer (NER off) when the model is not
-    installed; never downloads.
-    """
-    installed = spacy.util.is_package(model) or Path(model).is_dir()
-    lexicon: frozenset[str] = frozenset()
-    if installed:
-        nlp = spacy.load(model)
-        lexicon = _lexicon_of(nlp)
-        for name in _NOT_NEEDED_PIPES:
-            if name in nlp.pipe_names:
-                nlp.remove_pipe(name)
-        # NER in the en_core_web_* pipelines has its own embedding; drop the shared one if unused.
-        if "tok2vec" in nlp.pipe_names and not getattr(nlp.get_pipe("tok2vec"), "listening_components", True):
-            nlp.remove_pipe("tok2vec")
-    else:
-        nlp = spacy.blank(language)
-    ner_on = "ner" in nlp.pipe_names
-    if not ner_on:
-        log.warning("pii.ner_off", model=model, installed=installed, reason="model missing or without ner")
-    nlp.add_pipe(_LEMMA_COMPONENT)
-    return Pipeline(nlp, ner_on, lexicon)
-
-
-def _lexicon_of(nlp: Language) -> frozenset[str]:
-    """Ordinary words from the pipeline's lemmatizer tables, or nothing if it has none."""
-    if "lemmatizer" not in nlp.pipe_names:
-        return frozenset()
-    lookups = getattr(nlp.get_pipe("lemmatizer"), "lookups", None)
-    if lookups is None or not lookups.has_table("lemma_index"):
-        return frozenset()
-    index = lookups.get_table("lemma_index")
-    return frozenset(word for words in index.values() for word in words if "_" not in word)
 
 
 class PresidioDetector:
