@@ -38,10 +38,9 @@ from typing import Any
 import httpx
 import openai
 import pytest
-import yaml
 
 from gateway.pii.settings import DEFAULT_ENTITIES
-from tests.processes import Running, free_port, start_upstream, wait_http
+from tests.processes import Running, free_port, start_gateway, start_upstream
 
 pytestmark = pytest.mark.e2e
 
@@ -94,7 +93,6 @@ HUGE_PROMPT = f"Dear {NAME}, your account {EMAIL} is ready. " + " ".join(
     f"Step {i}: the deployment pipeline builds the service, runs the checks and pushes the image." for i in range(350)
 )
 FAILING_TIMEOUT_S = 0.25
-START_TIMEOUT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -177,27 +175,7 @@ def gateways(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateways]:
 
 
 def _start_gateway(tmp: Path, name: str, config: dict[str, Any]) -> Running:
-    """`gateway serve` as `tests.processes.start_gateway` runs it, with more time to come up.
-
-    Three gateways loading spaCy at once on a busy two-core machine can take longer than the
-    30 s `start_gateway` waits.
-    """
-    config_path = tmp / f"{name}.yaml"
-    config_path.write_text(yaml.safe_dump(config))
-    log_path = tmp / f"{name}.log"
-    with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "serve", "--config", str(config_path), "--workers", "1"],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    running = Running(proc, config["server"]["port"], log_path)
-    try:
-        wait_http(f"{running.url}/healthz", proc, timeout_s=START_TIMEOUT_S)
-    except (RuntimeError, TimeoutError):
-        running.stop()
-        raise
-    return running
+    return start_gateway(tmp, config, name=name)
 
 
 def _client(gateway: Running) -> openai.OpenAI:
@@ -488,7 +466,7 @@ def test_pii_eval_command_prints_the_table_and_fails_its_gate_on_false_positives
         [sys.executable, "-m", "gateway.pii.evaluation", str(corpus), "--check"],
         capture_output=True,
         text=True,
-        timeout=START_TIMEOUT_S,
+        timeout=120,
         check=False,
     )
 

@@ -10,8 +10,6 @@ in the test that asked for it.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import ExitStack, contextmanager
@@ -19,43 +17,22 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-import yaml
 
-from tests.processes import Running, free_port, wait_http
+from tests import processes
+from tests.processes import Running
 
 T = TypeVar("T")
 
-START_TIMEOUT_S = 120.0
-"""Gateways start in parallel on a shared two-core machine, one loading spaCy: 30 s is not enough."""
-LAUNCH_TIMEOUT_S = START_TIMEOUT_S + 60.0
+LAUNCH_TIMEOUT_S = 180.0
 """Everything a module launches, databases included; past it the launch fails instead of hanging."""
 
 
 def start_gateway(directory: Path, config: dict[str, Any], *, name: str) -> Running:
-    """`gateway serve --config` with one worker, as `tests.processes.start_gateway` does, but with
-    a start-up deadline of `START_TIMEOUT_S`. One worker: SIGKILL then hits the serving process."""
-    port = free_port()
-    config = {
-        **config,
-        "server": {**config.get("server", {}), "host": "127.0.0.1", "port": port},
-        "logging": {"level": "info", "format": "json"},
-    }
-    path = directory / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    log_path = directory / f"{name}.log"
-    with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway", "serve", "--config", str(path), "--workers", "1"],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    running = Running(proc, port, log_path)
-    try:
-        wait_http(f"{running.url}/healthz", proc, timeout_s=START_TIMEOUT_S)
-    except Exception:
-        running.stop()
-        raise RuntimeError(f"gateway {name} did not start:\n{running.log()[-4000:]}") from None
-    return running
+    """`gateway serve --config` with one worker and JSON logs at info. One worker: SIGKILL then
+    hits the serving process."""
+    return processes.start_gateway(
+        directory, {**config, "logging": {"level": "info", "format": "json"}}, name=name, workers=1
+    )
 
 
 def selected_params(request: pytest.FixtureRequest, fixture: str, argname: str) -> list[str]:
