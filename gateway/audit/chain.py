@@ -34,16 +34,15 @@ HASH_VERSION = 1
 TamperKind = Literal["modified", "deleted", "inserted", "reordered"]
 
 
-def event_hash(event: AuditEvent, *, chain_id: str, prev_hash: str) -> str:
-    """SHA-256 (hex) of the canonical encoding of an event in its chain position.
+def _hashed_fields(event: AuditEvent, *, chain_id: str) -> dict[str, object]:
+    """The fields an event's hash covers, except `prev_hash`.
 
     The field list is explicit, not derived from the dataclass: adding a field to
     `AuditEvent` must not silently change how existing rows verify.
     """
-    payload = {
+    return {
         "v": HASH_VERSION,
         "chain_id": chain_id,
-        "prev_hash": prev_hash,
         "event_id": event.event_id,
         "event_type": event.event_type,
         "occurred_at": format_time(event.occurred_at),
@@ -74,7 +73,42 @@ def event_hash(event: AuditEvent, *, chain_id: str, prev_hash: str) -> str:
         "details": dict(event.details),
         "content_hash": event.content_hash,
     }
-    return sha256_hex(canonical_json(payload))
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedEvent:
+    """An event encoded for hashing, with a gap where its predecessor's hash goes.
+
+    The canonical encoding (sorted keys) of the hashed fields is `before + prev_hash + after`,
+    so linking a prepared event into its chain costs one SHA-256 and no encoding. The writer
+    prepares events as they are queued, off the commit's critical path.
+    """
+
+    event: AuditEvent
+    chain_id: str
+    before: bytes
+    after: bytes
+
+    def digest(self, prev_hash: str) -> str:
+        return sha256_hex(b"".join((self.before, prev_hash.encode(), self.after)))
+
+
+_SPLIT_KEY = "prev_hash"
+
+
+def prepare(event: AuditEvent, *, chain_id: str) -> PreparedEvent:
+    """Encode `event` for chain `chain_id`, leaving out only its predecessor's hash."""
+    fields = _hashed_fields(event, chain_id=chain_id)
+    # Keys sort on both sides of "prev_hash" (e.g. "chain_id" before, "v" after), so both
+    # halves are non-empty objects and splicing them is exactly the whole canonical encoding.
+    head = canonical_json({k: v for k, v in fields.items() if k < _SPLIT_KEY})
+    tail = canonical_json({k: v for k, v in fields.items() if k > _SPLIT_KEY})
+    return PreparedEvent(event, chain_id, head[:-1] + b',"prev_hash":"', b'",' + tail[1:])
+
+
+def event_hash(event: AuditEvent, *, chain_id: str, prev_hash: str) -> str:
+    """SHA-256 (hex) of the canonical encoding of an event in its chain position."""
+    return prepare(event, chain_id=chain_id).digest(prev_hash)
 
 
 def content_hash(content: object) -> str:
@@ -109,14 +143,18 @@ class SealedEvent:
     link: ChainLink
 
 
-def seal(events: Iterable[AuditEvent], head: ChainHead) -> tuple[list[SealedEvent], ChainHead]:
+def seal(events: Iterable[AuditEvent | PreparedEvent], head: ChainHead) -> tuple[list[SealedEvent], ChainHead]:
     """Link events after `head`, in order. Returns them and the new head."""
     sealed: list[SealedEvent] = []
     seq, prev = head.seq, head.hash
-    for event in events:
+    for item in events:
+        prepared = item if isinstance(item, PreparedEvent) else prepare(item, chain_id=head.chain_id)
+        if prepared.chain_id != head.chain_id:
+            msg = f"event {prepared.event.event_id} was prepared for chain {prepared.chain_id}, not {head.chain_id}"
+            raise ValueError(msg)
         seq += 1
-        digest = event_hash(event, chain_id=head.chain_id, prev_hash=prev)
-        sealed.append(SealedEvent(event, ChainLink(head.chain_id, seq, prev, digest)))
+        digest = prepared.digest(prev)
+        sealed.append(SealedEvent(prepared.event, ChainLink(head.chain_id, seq, prev, digest)))
         prev = digest
     return sealed, ChainHead(head.chain_id, seq, prev)
 

@@ -97,12 +97,16 @@ class AuditEvent:
         return tuple(rows)
 
 
+# One encoder for every call: `json.dumps` with options builds a new one each time.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def canonical_json(value: object) -> bytes:
     """The one byte encoding that is hashed: sorted keys, no spaces, UTF-8, no NaN.
 
     Raises ValueError for values JSON cannot carry exactly (NaN, infinities).
     """
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return _CANONICAL.encode(value).encode()
 
 
 def sha256_hex(data: bytes) -> str:

@@ -26,18 +26,17 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import NoReturn, Protocol, Self
+from typing import Any, NoReturn, Protocol, Self
 
 import anyio
 import structlog
 from anyio.abc import TaskGroup
 from sqlalchemy import select
-from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import gateway
-from gateway.audit.batch_insert import insert_batch
-from gateway.audit.chain import HASH_VERSION, ChainHead, seal
+from gateway.audit.batch_insert import BatchRejected, insert_batch, postgres_values
+from gateway.audit.chain import HASH_VERSION, ChainHead, PreparedEvent, prepare, seal
 from gateway.audit.metrics import AUDIT_METRICS, AuditMetrics
 from gateway.audit.models import AuditChainRow, AuditEventRow
 from gateway.audit.record import AuditEvent
@@ -60,7 +59,8 @@ class AuditLog(Protocol):
 
 @dataclass(slots=True)
 class _Pending:
-    event: AuditEvent
+    prepared: PreparedEvent
+    values: tuple[Any, ...] | None
     done: anyio.Event = field(default_factory=anyio.Event)
     error: AuditUnavailable | None = None
 
@@ -71,9 +71,13 @@ def new_chain_id() -> str:
 
 
 def _sqlstate(exc: BaseException) -> str | None:
-    """The database's error code, if the driver reports one (asyncpg: `sqlstate`; SQLite: none)."""
+    """The database's error code, if the driver reports one (asyncpg: `sqlstate`; SQLite: none).
+
+    Read from the exception itself (asyncpg's, `BatchRejected`) or from the driver error that
+    SQLAlchemy wrapped (`orig`).
+    """
     orig = getattr(exc, "orig", None)
-    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    code = getattr(exc, "sqlstate", None) or getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     return code if isinstance(code, str) else None
 
 
@@ -99,6 +103,7 @@ class AuditWriter:
         self._metrics = metrics
         self._gateway_version = gateway_version
         self._chain_id = settings.chain_id or new_chain_id()
+        self._postgres = engine.dialect.name == "postgresql"
         self._head = ChainHead(self._chain_id)
         self._chain_registered = False
         self._queue: deque[_Pending] = deque()
@@ -171,7 +176,14 @@ class AuditWriter:
             self._refuse("closed")
         if self.queue_depth >= self._settings.queue_max_events:
             self._refuse("queue_full")
-        pending = _Pending(event)
+        try:
+            # Encoding for the hash happens here, while the previous batch is being committed.
+            values = postgres_values(event) if self._postgres else None
+            pending = _Pending(prepare(event, chain_id=self._chain_id), values)
+        except ValueError:
+            log.error("audit.event_unencodable", chain_id=self._chain_id, event_id=event.event_id)  # noqa: TRY400 - no values in logs
+            self._metrics.events_lost.labels(reason="unencodable").inc()
+            self._refuse("unencodable")
         self._queue.append(pending)
         self._accepted += 1
         self._metrics.queue_depth.inc()
@@ -265,7 +277,7 @@ class AuditWriter:
             attempt += 1
             try:
                 await self._commit(batch)
-            except (IntegrityError, DataError) as exc:
+            except BatchRejected as exc:
                 self._metrics.failures.labels(kind="rejected").inc()
                 await self._isolate(batch, exc)
                 return
@@ -280,7 +292,7 @@ class AuditWriter:
                 delay_s = min(delay_s * 2, self._settings.retry_max_ms / 1000.0)
 
     async def _commit(self, batch: list[_Pending]) -> None:
-        sealed, head = seal((p.event for p in batch), self._head)
+        sealed, head = seal((p.prepared for p in batch), self._head)
         new_chain = None
         if not self._chain_registered:
             new_chain = {
@@ -292,7 +304,8 @@ class AuditWriter:
                 "hash_version": HASH_VERSION,
             }
         started = time.perf_counter()
-        await insert_batch(self._engine, sealed, new_chain=new_chain)
+        values = [p.values for p in batch if p.values is not None] if self._postgres else None
+        await insert_batch(self._engine, sealed, new_chain=new_chain, values=values)
         self._metrics.commit_seconds.observe(time.perf_counter() - started)
         self._head = head
         self._chain_registered = True
@@ -328,7 +341,7 @@ class AuditWriter:
             log.info("audit.commit_recovered", chain_id=self._chain_id, queued=self.queue_depth)
         for pending in batch:
             pending.done.set()
-            self._metrics.events_written.labels(event_type=pending.event.event_type).inc()
+            self._metrics.events_written.labels(event_type=pending.prepared.event.event_type).inc()
         self._metrics.batches.inc()
         self._metrics.batch_size.observe(len(batch))
         self._finish(batch)
@@ -352,8 +365,8 @@ class AuditWriter:
         log.error(
             "audit.event_rejected",
             chain_id=self._chain_id,
-            event_id=pending.event.event_id,
-            event_type=pending.event.event_type,
+            event_id=pending.prepared.event.event_id,
+            event_type=pending.prepared.event.event_type,
             error=type(exc).__name__,
             sqlstate=_sqlstate(exc),
         )

@@ -16,9 +16,11 @@ from gateway.audit.chain import (
     ChainVerifier,
     StoredEvent,
     event_hash,
+    prepare,
     seal,
     verify_chain,
 )
+from gateway.audit.record import canonical_json, format_time, sha256_hex
 from tests.unit.audit.fakes import make_event
 
 CHAIN = "chain-a"
@@ -58,6 +60,67 @@ def test_seal_continues_from_a_head():
 def test_resealing_the_same_events_gives_the_same_hashes():
     events = [make_event(1), make_event(2)]
     assert seal(events, ChainHead(CHAIN))[0] == seal(events, ChainHead(CHAIN))[0]
+
+
+def _whole_payload_hash(event, *, chain_id: str, prev_hash: str) -> str:
+    """Hash version 1 as first written: one canonical JSON object of every hashed field."""
+    fields = {
+        "v": 1,
+        "chain_id": chain_id,
+        "prev_hash": prev_hash,
+        "occurred_at": format_time(event.occurred_at),
+        "roles": list(event.roles),
+        "reasons": list(event.reasons),
+        **{
+            name: getattr(event, name)
+            for name in [
+                "event_id",
+                "event_type",
+                "request_id",
+                "gateway_version",
+                "tenant",
+                "key_id",
+                "endpoint",
+                "requested_model",
+                "model",
+                "backend",
+                "stream",
+                "decision",
+                "policy_version",
+                "prompt_tokens",
+                "completion_tokens",
+                "tokens_estimated",
+                "status_code",
+                "error_code",
+                "client_addr",
+                "user_agent",
+                "content_hash",
+            ]
+        },
+        **{name: dict(getattr(event, name)) for name in ("pii_actions", "pii_request", "pii_response", "latency_ms")},
+        "details": dict(event.details),
+    }
+    return sha256_hex(canonical_json(fields))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(min_value=1, max_value=10_000),
+    tenant=st.text(max_size=20),
+    user_agent=st.text(max_size=40),
+    prev=st.sampled_from([GENESIS_HASH, "ab" * 32]),
+)
+def test_prepared_events_hash_exactly_like_the_whole_encoding(n, tenant, user_agent, prev):
+    # Rows written before events were prepared in halves must keep verifying.
+    event = make_event(n, tenant=tenant, user_agent=user_agent)
+    expected = _whole_payload_hash(event, chain_id=CHAIN, prev_hash=prev)
+    assert prepare(event, chain_id=CHAIN).digest(prev) == expected
+    assert event_hash(event, chain_id=CHAIN, prev_hash=prev) == expected
+
+
+def test_an_event_prepared_for_another_chain_is_refused():
+    with pytest.raises(ValueError, match="prepared for chain"):
+        seal([prepare(make_event(1), chain_id="other")], ChainHead(CHAIN))
 
 
 def test_the_hash_covers_the_chain_id():
