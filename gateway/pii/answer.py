@@ -105,6 +105,8 @@ class StreamRedactor:
         return self._redactor.apply(segment.text, segment.findings, kind=self._kind) if segment.text else ""
 
     async def _scan_one(self, scan: ScanRequest) -> tuple[Finding, ...]:
+        if scan.trivial:
+            return ()
         return (await _scan_answer(self._detector, [scan.text], self._timeout_s, [self]))[0]
 
     def _raise_if_failed(self) -> None:
@@ -277,10 +279,14 @@ class AnswerGuard:
     async def _run(
         self, work: Sequence[tuple[ChannelKey, StreamRedactor, ScanRequest]], texts: dict[ChannelKey, str]
     ) -> None:
-        if not work:
-            return
-        results = await self._scan([scan.text for _, _, scan in work], [redactor for _, redactor, _ in work])
-        for (key, redactor, scan), findings in zip(work, results, strict=True):
+        scanned = [item for item in work if not item[2].trivial]
+        results = iter(
+            await self._scan([scan.text for _, _, scan in scanned], [redactor for _, redactor, _ in scanned])
+            if scanned
+            else []
+        )
+        for key, redactor, scan in work:
+            findings = () if scan.trivial else next(results)
             texts[key] = texts.get(key, "") + redactor._complete(scan, findings)  # noqa: SLF001
 
 

@@ -7,7 +7,11 @@ restore; `answer.py` wraps it with those.
 
 What it holds back is only what an entity or a placeholder could still be part of:
 
-- the trailing, unfinished token (`john.doe@exa`, `<PERSON_`), unless it ends with `, ; ! ?`;
+- the trailing, unfinished token (`john.doe@exa`, `<PERSON_`), unless it ends with `, ; ! ?`,
+  or it is the answer's first delta and that delta is one common sentence starter ("Sure",
+  "The"): that one goes out at once, unscanned, so time to first token does not wait for the
+  second token. At worst it is the first letters of a longer word split by the tokenizer ("Hi"
+  of "Hiroshi"); the rest of that word is still scanned with it as context;
 - tokens before it that could continue into the next one across a single space: tokens with
   digits (card and phone groups), capitalised words (names; not common sentence starters such
   as "The"), initials (`J.`), up to `max_join_tokens` of them;
@@ -86,6 +90,9 @@ class ScanRequest:
     text: str = field(repr=False)
     offset: int
     final: bool
+    trivial: bool = False
+    """True when the text is only the answer's first word, a common sentence starter: no detector
+    flags it, so the caller may skip the scan and release it with no findings."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,9 +136,12 @@ class StreamWindow:
         channel ends with this delta: same as pushing it, then `finish()`.
         """
         self._require_no_scan()
+        whole_delta = not self._pending
         self._pending += delta
         if final:
             return self.finish()
+        if whole_delta and not self._emitted_any and _is_opening_word(self._pending):
+            return self._request(final=False, trivial=True)
         cut = hold_start(self._pending, self._settings)
         if cut == 0:
             return None
@@ -156,7 +166,7 @@ class StreamWindow:
         self._outstanding = None
         pending = self._pending
         local = _localize(findings, scan.offset, len(pending))
-        cut = len(pending) if scan.final else _cut_around(pending, local, self._settings)
+        cut = len(pending) if scan.final or scan.trivial else _cut_around(pending, local, self._settings)
         segment = pending[:cut]
         self._pending = pending[cut:]
         self._ready_since = None
@@ -166,8 +176,8 @@ class StreamWindow:
         kept = tuple(f for f in resolve_overlaps(local, cut) if f.end <= cut)
         return Segment(segment, kept)
 
-    def _request(self, *, final: bool) -> ScanRequest:
-        self._outstanding = ScanRequest(self._context + self._pending, len(self._context), final)
+    def _request(self, *, final: bool, trivial: bool = False) -> ScanRequest:
+        self._outstanding = ScanRequest(self._context + self._pending, len(self._context), final, trivial)
         return self._outstanding
 
     def _require_no_scan(self) -> None:
@@ -230,6 +240,16 @@ def _may_continue(token: str) -> bool:
     # The word the token ends with: "**Alice", "(Alice" and "name:Alice" all end with a name.
     word = _LAST_WORD.search(token)
     return word is not None and word.group()[0].isupper() and word.group() not in _SENTENCE_STARTERS
+
+
+def _is_opening_word(text: str) -> bool:
+    """Whether `text` (one whole delta) is one common sentence starter of two letters or more.
+
+    One whole delta, as tokenizers send words: a word that arrives letter by letter is held
+    like any other, so "A" of "Alice" or "An" of "Anna" never goes out early.
+    """
+    word = text.lstrip()
+    return len(word) > 1 and word in _SENTENCE_STARTERS
 
 
 def _localize(findings: tuple[Finding, ...] | list[Finding], offset: int, length: int) -> list[Finding]:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import copy
 import json
-import time
 
 import pytest
 from structlog.testing import capture_logs
@@ -198,17 +197,35 @@ async def test_for_context_uses_the_requests_actions_and_pseudonymizer():
     assert not AnswerGuard(RegexDetector(), {}).has_work
 
 
-async def test_streaming_redaction_adds_little_latency_to_the_first_token():
-    """Gateway-side cost only (fake detector): the first word goes out with the chunk that ends it."""
-    guard = _guard(window=WindowSettings())
-    started = time.perf_counter()
+async def test_a_common_first_word_goes_out_with_its_own_chunk_unscanned():
+    """Time to first token does not wait for the second token when the answer opens as usual."""
+    detector = RegexDetector()
+    guard = _guard(detector, window=WindowSettings())
+
     first = await guard.guard_chunk(_chat_chunk("Sure"), "chat")
-    second = await guard.guard_chunk(_chat_chunk(", "), "chat")
-    elapsed_ms = (time.perf_counter() - started) * 1000
+
+    assert first["choices"][0]["delta"]["content"] == "Sure"
+    assert detector.calls == 0
+    rest = await _relay(guard, [_chat_chunk(", mail bob@example.org")])
+    assert _content(rest) == ", mail <EMAIL_ADDRESS>"
+
+
+async def test_any_other_first_word_waits_for_the_chunk_that_ends_it():
+    guard = _guard(window=WindowSettings())
+
+    first = await guard.guard_chunk(_chat_chunk("Alice"), "chat")
+    second = await guard.guard_chunk(_chat_chunk(" Jones, hi"), "chat")
 
     assert first["choices"][0]["delta"]["content"] == ""
-    assert second["choices"][0]["delta"]["content"] == "Sure, "
-    assert elapsed_ms < 20
+    assert "Alice" not in second["choices"][0]["delta"]["content"]
+
+
+async def test_a_name_the_tokenizer_splits_after_a_common_word_is_still_redacted_in_its_rest():
+    guard = _guard(RegexDetector({"PERSON": r"Hiroshi Tanaka"}), window=WindowSettings())
+
+    sent = await _relay(guard, [_chat_chunk("Hi"), _chat_chunk("roshi Tanaka"), _chat_chunk(" called.")])
+
+    assert _content(sent) == "Hi<PERSON_2> called."  # a new pseudonym: not a value of the prompt
 
 
 async def test_after_a_failed_chunk_every_later_chunk_of_the_answer_fails():
