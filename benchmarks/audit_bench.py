@@ -7,8 +7,11 @@
 1. Throughput: N realistic request events (about 1 KB of redacted content each) from C
    concurrent callers, in strict mode (each caller waits for its commit) and async mode
    (callers only queue; timed until everything is committed).
-2. Strict latency: 16 callers append in a loop for D seconds; the time each waits for its
-   commit is the latency strict mode adds to a call (p50 / p95 / p99).
+2. Strict latency: 16 callers make calls for D seconds: append the request event, wait the
+   upstream's time (`--model-ms`), append the response event. The time each append waits for
+   its commit is what strict mode adds (per event, and per call: both waits). With model time
+   0 the writer is saturated (events back to back); with a model time, calls arrive as real
+   traffic does.
 3. Export: E events are written, then a child process streams them to /dev/null as JSONL
    through `AuditStore.iter_events` (what `GET /audit/export` and `gateway audit export` do);
    its peak RSS is compared with an export of E/10 events: flat memory means both are alike.
@@ -22,6 +25,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -136,30 +140,56 @@ async def throughput(kind: str, pg_url: str, *, events: int, concurrency: int, m
         return {"events_per_s": events / elapsed, "mean_batch": events / batches if batches else 0.0}
 
 
-async def strict_latency(kind: str, pg_url: str, *, concurrency: int, duration_s: float) -> dict[str, float]:
+async def strict_latency(
+    kind: str, pg_url: str, *, concurrency: int, duration_s: float, model_ms: float = 0.0
+) -> dict[str, float]:
+    """What strict mode adds to calls: `concurrency` callers each append a request event, wait
+    about `model_ms` (the upstream's time, 0.5x to 1.5x), append the response event, and start over. Both appends
+    wait for their commit; a call's added latency is the sum of its two waits.
+
+    With `model_ms=0` the callers do nothing but write events back to back: the writer is
+    saturated and every wait includes the whole commit of the previous group.
+    """
     async with Database(kind, pg_url) as db:
         waits: list[float] = []
+        per_call: list[float] = []
         registry = CollectorRegistry()
         deadline = time.perf_counter() + duration_s
         async with AuditWriter(db.engine, db.settings, metrics=AuditMetrics.create(registry)) as writer:
 
-            async def caller(k: int) -> None:
-                n = k
-                while time.perf_counter() < deadline:
-                    started = time.perf_counter()
-                    await writer.append(event(n), wait=True)
-                    waits.append((time.perf_counter() - started) * 1000.0)
-                    n += concurrency
+            async def timed_append(n: int) -> float:
+                started = time.perf_counter()
+                await writer.append(event(n), wait=True)
+                waited = (time.perf_counter() - started) * 1000.0
+                waits.append(waited)
+                return waited
 
-            await asyncio.gather(*(caller(k) for k in range(concurrency)))
+            async def caller(k: int) -> None:
+                rng = random.Random(k)
+                n = k
+                # Callers start spread over one model time, as independent clients would.
+                await asyncio.sleep(model_ms / 1000.0 * k / concurrency)
+                while time.perf_counter() < deadline:
+                    added = await timed_append(n)
+                    if model_ms:
+                        # Model times vary from call to call (here: 0.5x to 1.5x the mean).
+                        await asyncio.sleep(model_ms / 1000.0 * rng.uniform(0.5, 1.5))
+                    added += await timed_append(n + 1)
+                    per_call.append(added)
+                    n += 2 * concurrency
+
+            await asyncio.gather(*(caller(2 * k) for k in range(concurrency)))
         q = statistics.quantiles(waits, n=100)
+        calls = statistics.quantiles(per_call, n=100)
         batches = registry.get_sample_value("gateway_audit_batches_total") or 1.0
         commit_s = registry.get_sample_value("gateway_audit_commit_seconds_sum") or 0.0
         return {
-            "calls": len(waits),
+            "calls": len(per_call),
             "p50_ms": q[49],
             "p95_ms": q[94],
             "p99_ms": q[98],
+            "call_p50_ms": calls[49],
+            "call_p99_ms": calls[98],
             "mean_batch": len(waits) / batches,
             "mean_commit_ms": commit_s / batches * 1000.0,
         }
@@ -248,12 +278,14 @@ async def main(args: argparse.Namespace) -> None:
                 f"throughput {mode:<6} callers={concurrency:<3} {args.events} events: "
                 f"{r['events_per_s']:8.0f} events/s  (mean batch {r['mean_batch']:.1f})"
             )
-        lat = await strict_latency(kind, args.postgres, concurrency=16, duration_s=args.duration)
-        print(
-            f"strict latency  callers=16  {lat['calls']} calls: p50 {lat['p50_ms']:.2f} ms  "
-            f"p95 {lat['p95_ms']:.2f} ms  p99 {lat['p99_ms']:.2f} ms  "
-            f"(mean batch {lat['mean_batch']:.1f}, mean commit {lat['mean_commit_ms']:.2f} ms)"
-        )
+        for model_ms in args.model_ms:
+            lat = await strict_latency(kind, args.postgres, concurrency=16, duration_s=args.duration, model_ms=model_ms)
+            print(
+                f"strict latency  callers=16 model={model_ms:g} ms  {lat['calls']} calls: "
+                f"per event p50 {lat['p50_ms']:.2f} ms  p95 {lat['p95_ms']:.2f} ms  p99 {lat['p99_ms']:.2f} ms; "
+                f"per call (2 events) p50 {lat['call_p50_ms']:.2f} ms  p99 {lat['call_p99_ms']:.2f} ms  "
+                f"(mean batch {lat['mean_batch']:.1f}, mean commit {lat['mean_commit_ms']:.2f} ms)"
+            )
         if args.export_events:
             for r in await export_memory(kind, args.postgres, events=args.export_events):
                 samples = " ".join(f"{m:.0f}" for m in r["rss_samples_mb"])
@@ -269,7 +301,14 @@ if __name__ == "__main__":
     parser.add_argument("--only", choices=["sqlite", "postgres"])
     parser.add_argument("--postgres", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
     parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds of the strict latency run")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds of each strict latency run")
+    parser.add_argument(
+        "--model-ms",
+        type=float,
+        nargs="+",
+        default=[0.0, 50.0],
+        help="upstream time between a call's request and response events (0: saturated writer)",
+    )
     parser.add_argument("--export-events", type=int, default=100_000, help="0 skips the export benchmark")
     parser.add_argument("--export-child", help=argparse.SUPPRESS)
     parsed = parser.parse_args()

@@ -18,7 +18,7 @@ import asyncpg
 import msgspec
 from sqlalchemy import insert
 from sqlalchemy.exc import DataError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.audit.chain import SealedEvent
 from gateway.audit.models import AuditChainRow, AuditEventPiiRow, AuditEventRow
@@ -152,30 +152,23 @@ async def insert_batch(
     *,
     new_chain: Mapping[str, Any] | None,
     values: Sequence[tuple[Any, ...]] | None = None,
+    connection: AsyncConnection | None = None,
 ) -> None:
     """Insert `sealed` (and `new_chain`, the chain's row, on its first batch) atomically.
 
-    `values`: the events' `postgres_values`, if already computed (PostgreSQL only).
+    PostgreSQL only: `values` are the events' `postgres_values` if already computed;
+    `connection` is a connection the caller keeps for its batches (saves a pool checkout per
+    batch). After an error it has been invalidated: the caller should close it and get another.
     """
     if engine.dialect.name == "postgresql":
         if values is None:
             values = [postgres_values(s.event) for s in sealed]
         arguments = _postgres_arguments(sealed, values, new_chain)
+        if connection is not None:
+            await _execute_postgres(connection, arguments)
+            return
         async with engine.connect() as conn:
-            # Straight to asyncpg, outside any transaction (one statement commits atomically on
-            # its own): SQLAlchemy's text() and transaction handling cost more than the insert.
-            driver = (await conn.get_raw_connection()).driver_connection
-            if driver is None:  # pragma: no cover - a checked-out connection always has one
-                raise RuntimeError("the pooled connection has no driver connection")
-            try:
-                await driver.execute(_POSTGRES_BATCH, *arguments)
-            except (asyncpg.exceptions.DataError, asyncpg.exceptions.IntegrityConstraintViolationError) as exc:
-                raise BatchRejected(exc.sqlstate) from exc
-            except BaseException:
-                # SQLAlchemy did not see this error, so it would pool the connection again as if
-                # healthy: drop it, and the retry gets a fresh one.
-                await conn.invalidate()
-                raise
+            await _execute_postgres(conn, arguments)
         return
     rows = [event_row(s) for s in sealed]
     pii = pii_rows(sealed)
@@ -188,3 +181,20 @@ async def insert_batch(
                 await conn.execute(insert(AuditEventPiiRow), pii)
     except (IntegrityError, DataError) as exc:
         raise BatchRejected(None) from exc
+
+
+async def _execute_postgres(conn: AsyncConnection, arguments: list[Any]) -> None:
+    # Straight to asyncpg, outside any transaction (one statement commits atomically on its
+    # own): SQLAlchemy's text() and transaction handling cost more than the insert.
+    driver = (await conn.get_raw_connection()).driver_connection
+    if driver is None:  # pragma: no cover - a checked-out connection always has one
+        raise RuntimeError("the pooled connection has no driver connection")
+    try:
+        await driver.execute(_POSTGRES_BATCH, *arguments)
+    except (asyncpg.exceptions.DataError, asyncpg.exceptions.IntegrityConstraintViolationError) as exc:
+        raise BatchRejected(exc.sqlstate) from exc
+    except BaseException:
+        # SQLAlchemy did not see this error, so it would pool the connection again as if
+        # healthy: drop it, and the retry gets a fresh one.
+        await conn.invalidate()
+        raise

@@ -18,6 +18,7 @@ Not here: what an event contains (`record.py`), how it is hashed (`chain.py`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -32,7 +33,7 @@ import anyio
 import structlog
 from anyio.abc import TaskGroup
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import gateway
 from gateway.audit.batch_insert import BatchRejected, insert_batch, postgres_values
@@ -104,6 +105,7 @@ class AuditWriter:
         self._gateway_version = gateway_version
         self._chain_id = settings.chain_id or new_chain_id()
         self._postgres = engine.dialect.name == "postgresql"
+        self._connection: AsyncConnection | None = None  # PostgreSQL: kept for the batches
         self._head = ChainHead(self._chain_id)
         self._chain_registered = False
         self._queue: deque[_Pending] = deque()
@@ -251,6 +253,7 @@ class AuditWriter:
                     return
                 await self._write(batch)
         finally:
+            await self._drop_connection()
             self._stopped.set()
 
     async def _next_batch(self) -> list[_Pending]:
@@ -305,10 +308,24 @@ class AuditWriter:
             }
         started = time.perf_counter()
         values = [p.values for p in batch if p.values is not None] if self._postgres else None
-        await insert_batch(self._engine, sealed, new_chain=new_chain, values=values)
+        if self._postgres and self._connection is None:
+            self._connection = await self._engine.connect()
+        try:
+            await insert_batch(self._engine, sealed, new_chain=new_chain, values=values, connection=self._connection)
+        except BatchRejected:
+            raise
+        except BaseException:
+            await self._drop_connection()
+            raise
         self._metrics.commit_seconds.observe(time.perf_counter() - started)
         self._head = head
         self._chain_registered = True
+
+    async def _drop_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                await connection.close()
 
     def _on_transient_failure(self, batch: list[_Pending], exc: Exception, attempt: int) -> None:
         self._metrics.failures.labels(kind="transient").inc()
