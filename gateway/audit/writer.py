@@ -32,14 +32,13 @@ from typing import Any, NoReturn, Protocol, Self
 import anyio
 import structlog
 from anyio.abc import TaskGroup
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import gateway
 from gateway.audit.batch_insert import BatchRejected, insert_batch, postgres_values
 from gateway.audit.chain import HASH_VERSION, ChainHead, PreparedEvent, prepare, seal
+from gateway.audit.chain_store import head_after, load_head
 from gateway.audit.metrics import AUDIT_METRICS, AuditMetrics
-from gateway.audit.models import AuditChainRow, AuditEventRow
 from gateway.audit.record import AuditEvent
 from gateway.audit.settings import AuditSettings
 from gateway.errors import AuditUnavailable
@@ -229,21 +228,7 @@ class AuditWriter:
         raise AuditUnavailable(f"audit log unavailable ({reason.replace('_', ' ')})")
 
     async def _resume_chain(self) -> None:
-        async with self._engine.connect() as conn:
-            registered = await conn.scalar(
-                select(AuditChainRow.chain_id).where(AuditChainRow.chain_id == self._chain_id)
-            )
-            last = (
-                await conn.execute(
-                    select(AuditEventRow.seq, AuditEventRow.hash)
-                    .where(AuditEventRow.chain_id == self._chain_id)
-                    .order_by(AuditEventRow.seq.desc())
-                    .limit(1)
-                )
-            ).first()
-        self._chain_registered = registered is not None
-        if last is not None:
-            self._head = ChainHead(self._chain_id, last.seq, last.hash)
+        self._chain_registered, self._head = await load_head(self._engine, self._chain_id)
 
     async def _run(self) -> None:
         try:
@@ -281,6 +266,10 @@ class AuditWriter:
             try:
                 await self._commit(batch)
             except BatchRejected as exc:
+                if attempt > 1 and await self._committed_before(batch):
+                    # An earlier attempt did commit; only its answer was lost (connection cut).
+                    self._settle(batch)
+                    return
                 self._metrics.failures.labels(kind="rejected").inc()
                 await self._isolate(batch, exc)
                 return
@@ -293,6 +282,23 @@ class AuditWriter:
             if attempt > 1:
                 await anyio.sleep(delay_s)
                 delay_s = min(delay_s * 2, self._settings.retry_max_ms / 1000.0)
+
+    async def _committed_before(self, batch: list[_Pending]) -> bool:
+        """Whether every event of `batch` is already stored; if so, move the head past them.
+
+        A retried batch is refused as a duplicate when the attempt that "failed" had in fact
+        committed. Re-linking it (or its events one by one) would then collide with itself
+        and every later batch would too; recognising it keeps the chain and the writer going.
+        """
+        try:
+            head = await head_after(self._engine, self._chain_id, [p.prepared.event.event_id for p in batch])
+        except Exception:  # noqa: BLE001 - unknown: treat the refusal as a refusal
+            return False
+        if head is None:
+            return False
+        self._head, self._chain_registered = head, True
+        log.info("audit.commit_confirmed_after_retry", chain_id=self._chain_id, events=len(batch), seq=head.seq)
+        return True
 
     async def _commit(self, batch: list[_Pending]) -> None:
         sealed, head = seal((p.prepared for p in batch), self._head)

@@ -16,6 +16,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from structlog.testing import capture_logs
 
+from gateway.audit import writer as writer_module
 from gateway.audit.metrics import AuditMetrics
 from gateway.audit.query import AuditStore, EventFilter, InvalidCursor
 from gateway.audit.record import outcome_event
@@ -308,3 +309,27 @@ async def test_an_error_in_the_writers_body_propagates_unwrapped_after_the_drain
     with pytest.raises(LookupError, match="app failed"):
         await app_that_fails()
     assert await AuditStore(db.engine).count(EventFilter()) == 1
+
+
+async def test_a_commit_whose_answer_was_lost_is_recognised_on_retry(db, metrics, monkeypatch):
+    # The database commits, then the connection drops before the writer hears back: the retry
+    # is refused as a duplicate. The writer must see that the events are stored, not lose them
+    # or break every later batch on the same sequence numbers.
+    real_insert = writer_module.insert_batch
+    lost_answers = [True]
+
+    async def commit_then_drop(*args, **kwargs):
+        await real_insert(*args, **kwargs)
+        if lost_answers.pop() if lost_answers else False:
+            raise ConnectionResetError("connection lost after commit")
+
+    monkeypatch.setattr(writer_module, "insert_batch", commit_then_drop)
+    events = [make_event(n) for n in range(1, 5)]
+    async with AuditWriter(db.engine, db.settings, metrics=metrics) as writer:
+        await writer.append(events[0], wait=True)
+        for event in events[1:]:
+            await writer.append(event, wait=True)
+
+    assert sample(metrics.events_lost, reason="rejected") == 0
+    assert await AuditStore(db.engine).count(EventFilter()) == len(events)
+    assert (await verify(db.engine)).ok
