@@ -65,6 +65,7 @@ from gateway.pii.findings import Finding
 from gateway.pii.recognizers.addresses import AddressScanner
 from gateway.pii.recognizers.base import Scanner
 from gateway.pii.recognizers.dates import DateOfBirthScanner
+from gateway.pii.recognizers.email_names import EmailNameScanner
 from gateway.pii.recognizers.lookalikes import drop_look_alikes, tidy_email
 from gateway.pii.recognizers.names import ContextNameScanner, is_mostly_one_case
 from gateway.pii.recognizers.ner_spans import NER_LABELS, capitalise_words, ner_findings
@@ -337,7 +338,7 @@ _WARM_UP_TEXT = (
 )
 
 # Bump when recognizer logic changes so cached findings of the old logic are not reused.
-_DETECTOR_VERSION = 2
+_DETECTOR_VERSION = 3
 
 
 def _scanners() -> list[Scanner]:
@@ -347,6 +348,7 @@ def _scanners() -> list[Scanner]:
         ChineseNameScanner(),
         AddressScanner(),
         ContextNameScanner(),
+        EmailNameScanner(),
         PhoneShapeScanner(),
         DateOfBirthScanner(),
     ]
