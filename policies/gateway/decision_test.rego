@@ -1,6 +1,8 @@
 package gateway_test
 
-import data.gateway
+# The rule, not the package: `gateway.decision` through `import data.gateway` makes regorus
+# evaluate every package under data.gateway, tests included, before it reads the decision.
+import data.gateway.decision
 
 _input(overrides) := object.union(
 	{
@@ -14,17 +16,17 @@ _input(overrides) := object.union(
 )
 
 test_demo_setup_is_allowed if {
-	decision := gateway.decision with input as _input({})
-	decision.allow == true
-	decision.reasons == []
-	decision.backends == ["demo-upstream"]
-	decision.max_tokens == 4096
-	decision.store_content == "redacted"
+	result := decision with input as _input({})
+	result.allow == true
+	result.reasons == []
+	result.backends == ["demo-upstream"]
+	result.max_tokens == 4096
+	result.store_content == "redacted"
 }
 
 test_decision_has_every_field_of_the_contract if {
-	decision := gateway.decision with input as _input({})
-	object.keys(decision) == {"allow", "reasons", "redact", "pii_action", "backends", "max_tokens", "store_content"}
+	result := decision with input as _input({})
+	object.keys(result) == {"allow", "reasons", "redact", "pii_action", "backends", "max_tokens", "store_content"}
 }
 
 test_denials_of_all_packages_are_collected_in_order if {
@@ -34,9 +36,9 @@ test_denials_of_all_packages_are_collected_in_order if {
 		"model": {"id": "llama-3.1-8b"},
 		"pii": {"request": {"API_KEY": 1}},
 	})
-	decision := gateway.decision with input as doc
-	decision.allow == false
-	[reason.code | some reason in decision.reasons] == [
+	result := decision with input as doc
+	result.allow == false
+	[reason.code | some reason in result.reasons] == [
 		"policy.caps.endpoint_not_allowed",
 		"policy.data.secret_detected",
 		"policy.license.mau_exceeded",
@@ -48,12 +50,12 @@ test_redaction_obligations_are_sorted if {
 		"pii": {"request": {"PERSON": 1, "EMAIL_ADDRESS": 1}},
 		"backends": [{"name": "cloud", "tags": {"location": "external"}}],
 	})
-	decision := gateway.decision with input as doc
-	decision.allow == true
-	decision.redact == ["EMAIL_ADDRESS", "PERSON"]
+	result := decision with input as doc
+	result.allow == true
+	result.redact == ["EMAIL_ADDRESS", "PERSON"]
 }
 
 test_empty_input_is_denied_not_an_error if {
-	decision := gateway.decision with input as {}
-	decision.allow == false
+	result := decision with input as {}
+	result.allow == false
 }

@@ -1,6 +1,7 @@
 package gateway.access_test
 
 import data.gateway.access
+import data.gateway.lib.catalog
 
 _input(tenant, roles, model) := {
 	"request": {"id": "r1", "endpoint": "chat", "model": model, "stream": false, "max_tokens": null, "estimated_tokens": 10},
@@ -78,4 +79,18 @@ test_reason_names_model_and_tenant if {
 	denials := access.deny with input as _input("narrow", ["app"], "google/gemma-2-9b-it") with data.data.tenants as _tenants
 	some reason in denials
 	reason.message == "model `google/gemma-2-9b-it` is not on the allow list of tenant `narrow`"
+}
+
+test_list_entries_name_models_as_catalog_model_matches_does if {
+	entries := ["*", "meta-llama/*", "meta-llama", "llama-3.1-8b", "meta-llama/Llama-3.1-8B-Instruct", "Qwen/*", "qwen2.5-7b", "demo-chat", "unknown/model", "*/*"]
+	models := ["meta-llama/Llama-3.1-8B-Instruct", "llama-3.1-8b", "Qwen/Qwen2.5-7B-Instruct", "demo-chat", "unknown/model"]
+	every entry in entries {
+		every model in models {
+			matches := {true | catalog.model_matches(entry, catalog.model_id(model))} != set()
+			allow_codes := _codes("t", ["app"], model) with data.data.tenants as {"t": {"models": {"allow": [entry]}}}
+			("policy.model.not_allowed_for_tenant" in allow_codes) == (matches == false)
+			deny_codes := _codes("t", ["app"], model) with data.data.tenants as {"t": {"models": {"deny": [entry]}}}
+			("policy.model.denied_for_tenant" in deny_codes) == matches
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package gateway.dataflow_test
 
 import data.gateway.dataflow
+import data.gateway.lib.catalog
 
 _onprem := {"name": "onprem", "tags": {"location": "on-prem", "region": "eu-west"}}
 
@@ -126,4 +127,15 @@ test_confidential_redaction_pseudonymizes if {
 	classes := object.union(data.data.data_classes, {"confidential": {"external_backends": "allowed", "pii_to_external": "redact", "redact_action": "pseudonymize"}})
 	doc := _input("acme-bank", {"PERSON": 1}, [_external])
 	dataflow.pii_action == {"PERSON": "pseudonymize"} with input as doc with data.data.data_classes as classes with data.data.tenants["acme-bank"].backend_regions as ["us-east"]
+}
+
+test_secrets_are_the_types_catalog_is_secret_names if {
+	types := ["API_KEY", "SECRET_VAULT_TOKEN", "EMAIL_ADDRESS", "JWT", "SECRETARY", "PERSON"]
+	doc := _input("acme", {entity: 1 | some entity in types}, [_external])
+	secrets := {entity | some entity in types; catalog.is_secret(entity)}
+	secrets == {"API_KEY", "SECRET_VAULT_TOKEN", "JWT"}
+	{entity | some entity, action in dataflow.pii_action; action == "block"} == secrets with input as doc
+	denials := dataflow.deny with input as doc
+	some reason in denials
+	reason.message == sprintf("the prompt contains secrets (%s); secrets are never forwarded", [concat(", ", sort(secrets))])
 }

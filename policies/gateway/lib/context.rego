@@ -1,65 +1,56 @@
 # METADATA
 # title: Call context
 # description: |
-#   Facts about the current call derived once from input and the catalog: the
-#   resolved model and its license, the tenant entry, tier and data class, and
-#   the entity types found in the prompt. Rules here are computed once per
-#   decision and shared by every package, which keeps a decision cheap.
+#   Facts about the current call that several packages need, derived once from
+#   input and the catalog: the catalog itself, the tenant's entry and what the
+#   catalog knows of the requested model. A fact one package needs (tier, data
+#   class, secrets found) is computed in that package.
+#
+#   They are one object, `call`, because regorus charges for every reference to a
+#   rule of another package or to `data`, however small the rule: each package
+#   reads `call` once, in the rule body that computes its own facts.
 package gateway.lib.context
 
-import data.gateway.lib.catalog
-
-# model_id is the requested model with catalog aliases resolved.
-model_id := catalog.model_id(input.model.id)
-
-# model is the catalog entry of the model (undefined when the model is unknown).
-model := data.data.models[model_id]
-
-# license_id names the model's license in licenses.json.
-license_id := model.license
-
-# license is the catalog entry of the model's license.
-license := data.data.licenses[license_id]
-
-# tenant_name is the caller's tenant.
-tenant_name := input.principal.tenant
-
-# tenant is the tenant's entry in tenants.json (or the `default` entry).
-tenant := catalog.tenant(tenant_name)
-
-# attributes are the key's attributes (commercial, monthly_active_users, region, use_case, ...).
-attributes := object.get(input, ["principal", "attributes"], {})
-
-# roles are the caller's roles.
-roles := object.get(input, ["principal", "roles"], [])
-
-# tier_name is the key's `tier` attribute, else the tenant's tier, else standard.
-tier_name := name if {
-	name := attributes.tier
-	is_string(name)
-} else := name if {
-	name := tenant.tier
-} else := "standard"
-
-# tier is the cap table of the caller's tier (empty for an unknown tier).
-tier := object.get(data.data.tiers, tier_name, {})
-
-# class_name is the tenant's data class, else the key's `data_class` attribute, else internal.
-class_name := name if {
-	name := tenant.data_class
-} else := name if {
-	name := attributes.data_class
-	is_string(name)
-} else := "internal"
-
-# pii_found are the entity types found in the prompt (count above zero).
-pii_found contains entity if {
-	some entity, n in input.pii.request
-	n > 0
+# call holds:
+#
+#   catalog  the catalog data (data.data: models, licenses, tenants, ...), so that a
+#            package need not reference `data` again
+#   tenant   the tenant's entry in tenants.json, else the `default` entry
+#            (catalog.tenant); empty when the input names no tenant
+#   model    what the catalog knows of the requested model: `id` (aliases resolved, as
+#            catalog.model_id does), `entry` (models.json), `license_id` and `license`
+#            (licenses.json). A key the catalog cannot fill is missing, so
+#            `call.model.entry` is undefined for an unknown model; all are missing when
+#            the input names no model.
+call := {
+	"catalog": catalog,
+	"tenant": _tenant(catalog, input),
+	"model": _model(catalog, input),
+} if {
+	catalog := data.data
 }
 
-# secrets are the found entity types that name credentials (pii.json).
-secrets contains entity if {
-	some entity in pii_found
-	catalog.is_secret(entity)
-}
+# These repeat catalog.tenant and catalog.model_id on the catalog passed in: a call into
+# another package costs more than the lookup (context_test.rego checks they agree).
+
+_tenant(catalog, doc) := entry if {
+	entry := catalog.tenants[doc.principal.tenant]
+} else := entry if {
+	entry := object.get(catalog.tenants, doc.principal.tenant, object.get(catalog.tenants, "default", {}))
+} else := {}
+
+_model(catalog, doc) := {"id": id, "entry": entry, "license_id": license_id, "license": license} if {
+	id := object.get(catalog.model_aliases, doc.model.id, doc.model.id)
+	entry := catalog.models[id]
+	license_id := entry.license
+	license := catalog.licenses[license_id]
+} else := {"id": id, "entry": entry, "license_id": license_id} if {
+	id := object.get(catalog.model_aliases, doc.model.id, doc.model.id)
+	entry := catalog.models[id]
+	license_id := entry.license
+} else := {"id": id, "entry": entry} if {
+	id := object.get(catalog.model_aliases, doc.model.id, doc.model.id)
+	entry := catalog.models[id]
+} else := {"id": id} if {
+	id := object.get(catalog.model_aliases, doc.model.id, doc.model.id)
+} else := {}

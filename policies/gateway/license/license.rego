@@ -9,28 +9,24 @@
 package gateway.license
 
 import data.gateway.lib.catalog
-import data.gateway.lib.context.attributes
-import data.gateway.lib.context.license
-import data.gateway.lib.context.license_id
-import data.gateway.lib.context.model
-import data.gateway.lib.context.model_id
-import data.gateway.lib.context.tenant
-import data.gateway.lib.context.tenant_name
+import data.gateway.lib.context.call
 
-_waived(rule) if rule in tenant.license_waivers[license_id]
+# _model is what the catalog knows of the requested model (see call.model).
+_model := call.model
 
-# A tenant is commercial unless its key says `commercial: false`.
-_commercial if not attributes.commercial == false
+# The helpers below are evaluated only for a license that has the term they serve.
+
+_waived(rule) if rule in call.tenant.license_waivers[_model.license_id]
 
 _modality_matches(restriction) if not restriction.modalities
 
 _modality_matches(restriction) if {
 	some modality in restriction.modalities
-	modality in model.modalities
+	modality in _model.entry.modalities
 }
 
 _use_case := use_case if {
-	use_case := attributes.use_case
+	use_case := input.principal.attributes.use_case
 	is_string(use_case)
 } else := "unspecified"
 
@@ -39,10 +35,11 @@ _use_case := use_case if {
 # custom:
 #   code: policy.license.unknown_model
 deny contains reason if {
-	not model
+	model := _model
+	not model.entry
 	reason := {
 		"code": "policy.license.unknown_model",
-		"message": sprintf("model `%s` has no entry in the license catalog", [model_id]),
+		"message": sprintf("model `%s` has no entry in the license catalog", [model.id]),
 	}
 }
 
@@ -51,11 +48,12 @@ deny contains reason if {
 # custom:
 #   code: policy.license.unknown_license
 deny contains reason if {
-	model
-	not license
+	model := _model
+	model.entry
+	not model.license
 	reason := {
 		"code": "policy.license.unknown_license",
-		"message": sprintf("model `%s` names license `%s`, which the catalog does not define", [model_id, license_id]),
+		"message": sprintf("model `%s` names license `%s`, which the catalog does not define", [model.id, model.license_id]),
 	}
 }
 
@@ -64,13 +62,16 @@ deny contains reason if {
 # custom:
 #   code: policy.license.non_commercial
 deny contains reason if {
+	license := _model.license
 	license.commercial_use == false
-	_commercial
+
+	# A tenant is commercial unless its key says `commercial: false`.
+	not input.principal.attributes.commercial == false
 	not _waived("non_commercial")
 	clause := object.get(license, "non_commercial", {"clause": "license grant", "summary": "non-commercial use only"})
 	reason := {
 		"code": "policy.license.non_commercial",
-		"message": sprintf("%s, %s: %s (tenant `%s` is commercial)", [license.name, clause.clause, clause.summary, tenant_name]),
+		"message": sprintf("%s, %s: %s (tenant `%s` is commercial)", [license.name, clause.clause, clause.summary, input.principal.tenant]),
 	}
 }
 
@@ -79,10 +80,11 @@ deny contains reason if {
 # custom:
 #   code: policy.license.mau_exceeded
 deny contains reason if {
+	license := _model.license
 	term := license.mau_limit
-	users := attributes.monthly_active_users
+	users := input.principal.attributes.monthly_active_users
+	users > term.limit # before is_number: the comparison usually fails, and costs less
 	is_number(users)
-	users > term.limit
 	not _waived("mau_limit")
 	reason := {
 		"code": "policy.license.mau_exceeded",
@@ -95,8 +97,9 @@ deny contains reason if {
 # custom:
 #   code: policy.license.region_restricted
 deny contains reason if {
+	license := _model.license
 	some term in license.region_restrictions
-	region := attributes.region
+	region := input.principal.attributes.region
 	is_string(region)
 	some group in term.regions
 	catalog.in_region_group(region, group)
@@ -113,6 +116,7 @@ deny contains reason if {
 # custom:
 #   code: policy.license.use_case_prohibited
 deny contains reason if {
+	license := _model.license
 	some term in license.prohibited_use_cases
 	_use_case in term.use_cases
 	not _waived("prohibited_use_cases")
@@ -127,6 +131,7 @@ deny contains reason if {
 # custom:
 #   code: policy.license.use_case_not_permitted
 deny contains reason if {
+	license := _model.license
 	term := license.permitted_use_cases
 	not _use_case in term.use_cases
 	not _waived("permitted_use_cases")

@@ -22,3 +22,13 @@ test_missing_fields_are_named if {
 test_null_counts_as_missing if {
 	count(schema.deny) == 1 with input as object.union(_complete, {"model": {"id": null}})
 }
+
+test_each_required_field_alone_is_named if {
+	required := schema.missing with input as {}
+	count(required) == 5
+	every name in required {
+		doc := json.remove(_complete, [replace(name, ".", "/")])
+		denials := schema.deny with input as doc
+		[reason.message | some reason in denials] == [sprintf("the policy input lacks %s", [name])]
+	}
+}
