@@ -1,6 +1,6 @@
 """The embedded policy engine: Rego evaluated in-process by regorus.
 
-Why regorus: it evaluates the shipped policy set in about half a millisecond, agrees with OPA on
+Why regorus: it evaluates the shipped policy set in a few tenths of a millisecond, agrees with OPA on
 the differential test (`tests/integration/test_policy_differential.py`) and needs no server.
 Its `Engine` objects may only be used, and released, by the thread that created them (pyo3
 `unsendable`), so each evaluating thread builds its own engine from the active
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Final
 
 import anyio
+import msgspec
 import regorus
 import structlog
 
@@ -215,7 +216,7 @@ def evaluate_json(engine: regorus.Engine, input_json: str, rule: str = DECISION_
         raise EvaluationError(message) from None
     if raw == _UNDEFINED_JSON:
         return UNDEFINED
-    value: JsonValue = json.loads(raw)
+    value: JsonValue = msgspec.json.decode(raw)
     return value
 
 
@@ -318,7 +319,7 @@ class EmbeddedPolicyEngine:
 
     async def decide(self, policy_input: dict[str, JsonValue], /) -> PolicyResult:
         policy = self._active
-        payload = json.dumps(policy_input, separators=(",", ":"))
+        payload = msgspec.json.encode(policy_input).decode()
         started = time.perf_counter()
         key = (policy.version, _cache_key(policy_input, keep_id=self._keep_id)) if self._cacheable else None
         if key is not None and key in self._cache:
@@ -368,4 +369,4 @@ def _cache_key(policy_input: dict[str, JsonValue], *, keep_id: bool) -> str:
     request = policy_input.get("request")
     if not keep_id and isinstance(request, dict) and "id" in request:
         policy_input = {**policy_input, "request": {k: v for k, v in request.items() if k != "id"}}
-    return json.dumps(policy_input, separators=(",", ":"), sort_keys=True)
+    return msgspec.json.encode(policy_input, order="sorted").decode()
