@@ -35,6 +35,10 @@ REDIS_URL = os.environ.get("GATEWAY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 TENANT = Scope("tenant", "acme")
+# The tests that fire a burst of calls at two fresh limiters check shared counting, not the
+# deadline: 50 calls on cold pools open dozens of connections at once, which on a loaded CI
+# machine can take longer than the default 0.25 s and would (correctly) fail open.
+_COLD_BURST_TIMEOUT_S = 5.0
 
 
 async def require_redis() -> str:
@@ -260,7 +264,10 @@ async def test_redis_counter_holds_exactly_the_real_usage(redis_url: str, prefix
 async def test_two_limiter_instances_enforce_one_combined_limit(redis_url: str, prefix: str, clock: Clock) -> None:
     n = 25
     settings = RateLimitSettings(
-        storage=redis_url, key_prefix=prefix, default={"requests_per_minute": n, "tokens_per_minute": 10**9}
+        storage=redis_url,
+        key_prefix=prefix,
+        default={"requests_per_minute": n, "tokens_per_minute": 10**9},
+        storage_timeout_s=_COLD_BURST_TIMEOUT_S,
     )
     first, second = build_rate_limits(settings, clock=clock), build_rate_limits(settings, clock=clock)
     try:
@@ -276,7 +283,9 @@ async def test_two_limiter_instances_enforce_one_combined_limit(redis_url: str, 
 
 @pytest.mark.redis
 async def test_two_limiter_instances_share_concurrency_slots(redis_url: str, prefix: str, clock: Clock) -> None:
-    settings = RateLimitSettings(storage=redis_url, key_prefix=prefix, default={"concurrent": 3})
+    settings = RateLimitSettings(
+        storage=redis_url, key_prefix=prefix, default={"concurrent": 3}, storage_timeout_s=_COLD_BURST_TIMEOUT_S
+    )
     first, second = build_rate_limits(settings, clock=clock), build_rate_limits(settings, clock=clock)
     try:
         results = await asyncio.gather(*[(first if i % 2 else second).step(call_ctx()) for i in range(8)])
