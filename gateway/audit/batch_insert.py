@@ -12,6 +12,7 @@ SQLite: an ordinary transaction with `executemany` (no network, nothing to save)
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -146,13 +147,40 @@ def _postgres_arguments(
     return [params[name] for name in _POSTGRES_PARAMS]
 
 
+@dataclass(frozen=True, slots=True)
+class BatchConnection:
+    """A pooled PostgreSQL connection kept for many batches, its asyncpg connection looked up once.
+
+    Looking it up through SQLAlchemy costs about 0.1 ms per batch, a fifth of a one-event commit.
+    """
+
+    connection: AsyncConnection
+    driver: asyncpg.Connection
+
+    @classmethod
+    async def open(cls, engine: AsyncEngine) -> BatchConnection:
+        connection = await engine.connect()
+        try:
+            driver = (await connection.get_raw_connection()).driver_connection
+        except BaseException:
+            await connection.close()
+            raise
+        if driver is None:  # pragma: no cover - a checked-out connection always has one
+            await connection.close()
+            raise RuntimeError("the pooled connection has no driver connection")
+        return cls(connection, driver)
+
+    async def close(self) -> None:
+        await self.connection.close()
+
+
 async def insert_batch(
     engine: AsyncEngine,
     sealed: Sequence[SealedEvent],
     *,
     new_chain: Mapping[str, Any] | None,
     values: Sequence[tuple[Any, ...]] | None = None,
-    connection: AsyncConnection | None = None,
+    connection: BatchConnection | None = None,
 ) -> None:
     """Insert `sealed` (and `new_chain`, the chain's row, on its first batch) atomically.
 
@@ -167,8 +195,11 @@ async def insert_batch(
         if connection is not None:
             await _execute_postgres(connection, arguments)
             return
-        async with engine.connect() as conn:
-            await _execute_postgres(conn, arguments)
+        kept = await BatchConnection.open(engine)
+        try:
+            await _execute_postgres(kept, arguments)
+        finally:
+            await kept.close()
         return
     rows = [event_row(s) for s in sealed]
     pii = pii_rows(sealed)
@@ -183,18 +214,15 @@ async def insert_batch(
         raise BatchRejected(None) from exc
 
 
-async def _execute_postgres(conn: AsyncConnection, arguments: list[Any]) -> None:
+async def _execute_postgres(conn: BatchConnection, arguments: list[Any]) -> None:
     # Straight to asyncpg, outside any transaction (one statement commits atomically on its
     # own): SQLAlchemy's text() and transaction handling cost more than the insert.
-    driver = (await conn.get_raw_connection()).driver_connection
-    if driver is None:  # pragma: no cover - a checked-out connection always has one
-        raise RuntimeError("the pooled connection has no driver connection")
     try:
-        await driver.execute(_POSTGRES_BATCH, *arguments)
+        await conn.driver.execute(_POSTGRES_BATCH, *arguments)
     except (asyncpg.exceptions.DataError, asyncpg.exceptions.IntegrityConstraintViolationError) as exc:
         raise BatchRejected(exc.sqlstate) from exc
     except BaseException:
         # SQLAlchemy did not see this error, so it would pool the connection again as if
         # healthy: drop it, and the retry gets a fresh one.
-        await conn.invalidate()
+        await conn.connection.invalidate()
         raise

@@ -32,10 +32,10 @@ from typing import Any, NoReturn, Protocol, Self
 import anyio
 import structlog
 from anyio.abc import TaskGroup
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 import gateway
-from gateway.audit.batch_insert import BatchRejected, insert_batch, postgres_values
+from gateway.audit.batch_insert import BatchConnection, BatchRejected, insert_batch, postgres_values
 from gateway.audit.chain import HASH_VERSION, ChainHead, PreparedEvent, prepare, seal
 from gateway.audit.chain_store import head_after, load_head
 from gateway.audit.metrics import AUDIT_METRICS, AuditMetrics
@@ -104,7 +104,7 @@ class AuditWriter:
         self._gateway_version = gateway_version
         self._chain_id = settings.chain_id or new_chain_id()
         self._postgres = engine.dialect.name == "postgresql"
-        self._connection: AsyncConnection | None = None  # PostgreSQL: kept for the batches
+        self._connection: BatchConnection | None = None  # PostgreSQL: kept for the batches
         self._head = ChainHead(self._chain_id)
         self._chain_registered = False
         self._queue: deque[_Pending] = deque()
@@ -315,7 +315,7 @@ class AuditWriter:
         started = time.perf_counter()
         values = [p.values for p in batch if p.values is not None] if self._postgres else None
         if self._postgres and self._connection is None:
-            self._connection = await self._engine.connect()
+            self._connection = await BatchConnection.open(self._engine)
         try:
             await insert_batch(self._engine, sealed, new_chain=new_chain, values=values, connection=self._connection)
         except BatchRejected:

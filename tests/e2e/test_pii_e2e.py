@@ -422,6 +422,9 @@ def test_analyzer_timeout_forwards_unscanned_when_failing_open(gateways: Gateway
 def test_audit_log_keeps_only_redacted_content(client: openai.OpenAI, gateways: Gateways):
     client.chat.completions.create(model=ONPREM, messages=_user(PROMPT))
     list(client.chat.completions.create(model=EXTERNAL, messages=_user(PROMPT), stream=True))
+    # A call refused because the prompt could not be scanned: its record holds no prompt either.
+    with _client(gateways.closed) as sdk, pytest.raises(openai.InternalServerError):
+        sdk.chat.completions.create(model=ONPREM, messages=_user(HUGE_PROMPT))
 
     main_rows, closed_rows = _audit_rows(gateways.main), _audit_rows(gateways.closed)
 
