@@ -20,7 +20,8 @@ from litestar.exceptions import HTTPException
 
 from gateway.api.admin import admin_router
 from gateway.api.audit import AuditController
-from gateway.api.calls import CallHandler, CallServices, authenticate
+from gateway.api.callers import authenticate
+from gateway.api.calls import CallHandler, CallServices
 from gateway.api.errors import gateway_exception_handler, http_exception_handler, internal_error_handler
 from gateway.api.openai import openai_router
 from gateway.api.ops import ReadinessCheck, ops_router

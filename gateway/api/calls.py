@@ -20,10 +20,11 @@ import structlog
 from litestar import Request, Response
 from litestar.response import Stream
 
+from gateway.api.callers import authenticate, call_request_of
 from gateway.api.errors import gateway_error_response, json_response, request_id_of
 from gateway.api.relay import AnswerGuard, StreamRelay, error_frame
 from gateway.api.requests import decode_body, validate
-from gateway.auth import KeyStore, Principal, bearer_token
+from gateway.auth import KeyStore
 from gateway.errors import (
     AuditUnavailable,
     GatewayError,
@@ -33,7 +34,7 @@ from gateway.errors import (
 )
 from gateway.observability import DENIALS, REQUEST_LATENCY, REQUESTS, STEP_LATENCY
 from gateway.pii.locations import answer_texts
-from gateway.pipeline import CallRequest, Context, Endpoint, Finisher, Outcome, Step, Usage, run
+from gateway.pipeline import Context, Endpoint, Finisher, Outcome, Step, Usage, run
 from gateway.tokens import estimate_prompt_tokens
 from gateway.upstream.backends import Backend, ModelCatalog
 from gateway.upstream.client import UpstreamPool, UpstreamResponse
@@ -63,19 +64,6 @@ class CallServices:
     steps: Sequence[Step] = ()
     finishers: Sequence[Finisher] = ()
     answer_guard: Callable[[Context], AnswerGuard | None] | None = None
-
-
-def authenticate(keys: KeyStore, request: Request[Any, Any, Any]) -> Principal:
-    """The caller's principal, or `Unauthenticated` (401) for a missing or unknown key."""
-    token = bearer_token(request.headers.get("authorization"))
-    if token is None:
-        raise Unauthenticated(
-            "You didn't provide an API key. Provide it in the Authorization header (Authorization: Bearer YOUR_KEY)."
-        )
-    principal = keys.authenticate(token)
-    if principal is None:
-        raise Unauthenticated("Incorrect API key provided.")
-    return principal
 
 
 def _upstream_error_response(up: UpstreamResponse, raw: bytes, request_id: str) -> tuple[Response[bytes], int]:
@@ -132,23 +120,40 @@ class CallHandler:
     async def call(self, request: Request[Any, Any, Any], endpoint: Endpoint) -> Response[Any]:
         started = time.perf_counter()
         request_id = request_id_of(request) or ""
-        principal = authenticate(self._s.keys, request)
-        body = validate(endpoint, decode_body(await request.body()))
-        requested = body["model"]
-        model = self._s.catalog.resolve(requested)
-        if model is None or not self._s.catalog.may_use(principal, requested):
-            raise ModelNotFound(requested)
-        client = request.client
-        call = CallRequest(
-            request_id=request_id,
-            endpoint=endpoint,
-            requested_model=requested,
-            model=model,
-            body=body,
-            stream=bool(body.get("stream")),
-            client_addr=client.host if client else None,
-            user_agent=request.headers.get("user-agent"),
-        )
+        try:
+            principal = authenticate(self._s.keys, request)
+        except Unauthenticated:
+            # Not audited (anyone can send these); counted and logged, never with the key.
+            REQUESTS.labels(endpoint, "401").inc()
+            client = request.client
+            log.info(
+                "request.unauthenticated", request_id=request_id, endpoint=endpoint, client_addr=client and client.host
+            )
+            raise
+        decoded: dict[str, Any] = {}
+        model: str | None = None
+        reasons: tuple[str, ...] = ()
+        try:
+            decoded = decode_body(await request.body())
+            body = validate(endpoint, decoded)
+            requested = body["model"]
+            model = self._s.catalog.resolve(requested)
+            if model is None or not self._s.catalog.may_use(principal, requested):
+                reasons = ("model.unknown",) if model is None else ("model.not_permitted",)
+                raise ModelNotFound(requested)
+        except GatewayError as exc:
+            # An authenticated call refused before the pipeline (a malformed body, a model the
+            # key may not use) still leaves its record and its log line; its body is not kept.
+            refused = Context(
+                request=call_request_of(request, endpoint, decoded, model=model or ""),
+                principal=principal,
+                body={},
+                backends=(),
+                reasons=reasons,
+            )
+            await self._finish(refused, Outcome(status_code=exc.status_code, error=exc), started)
+            raise
+        call = call_request_of(request, endpoint, body, model=model)
         ctx = Context(request=call, principal=principal, body=body, backends=self._s.catalog.backends_for(model))
         try:
             ctx = await run(self._s.steps, ctx)

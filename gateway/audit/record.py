@@ -176,8 +176,9 @@ def _base(ctx: Context, *, event_id: str, event_type: EventType, now: datetime, 
         key_id=_clip(principal.key_id, LEN_ID),
         roles=tuple(sorted(principal.roles)),
         endpoint=_clip(request.endpoint, LEN_ENDPOINT),
-        requested_model=_clip(request.requested_model, LEN_MODEL),
-        model=_clip(request.model, LEN_MODEL),
+        # Empty when the call was refused before its model was known (a malformed body).
+        requested_model=_clip(request.requested_model or None, LEN_MODEL),
+        model=_clip(request.model or None, LEN_MODEL),
         stream=request.stream,
         reasons=tuple(str(_clip(r, LEN_NAME)) for r in ctx.reasons),
         # What was done to each type found in the prompt, not the whole table of defaults.

@@ -3,8 +3,9 @@
 For each database (SQLite file, PostgreSQL schema) one gateway process (PII detection on,
 strict audit mode) serves a fixed set of calls once per module: an allowed call with an
 email address in the prompt, a streamed one, one denied by policy (an API key in the
-prompt), one that fails (nothing listens on its backend's port) and one for an unknown
-model. Each test then reads the log as an officer would (`GET /audit/export`, the
+prompt), one that fails (nothing listens on its backend's port), one for an unknown
+model, one with a malformed body, one for a model the key may not use and one with a
+wrong key. Each test then reads the log as an officer would (`GET /audit/export`, the
 `gateway audit` CLI) and checks one promise of issue 5: every call has its events with
 every documented field, content is stored redacted, the key itself is never stored, the
 chain verifies, both exports agree, and application keys cannot read the log.
@@ -38,6 +39,8 @@ pytestmark = pytest.mark.e2e
 
 APP_KEY = "sk-audit-e2e-app-5c0ffee5c0ffee5c0ffee"
 APP_KEY_ID = "audit-e2e-app"
+LIMITED_KEY = "sk-audit-e2e-limited-0ddba11c0ffee0ddba11"
+"""An application key that may use only `down-chat`."""
 AUDITOR_KEY = "sk-audit-e2e-auditor-7e57ab1e7e57ab1e"
 EMAIL = "jane.roe@example.com"
 STREAM_EMAIL = "bob.stone@example.org"
@@ -87,6 +90,13 @@ def _config(policy_dir: Path, echo: Running, audit: dict[str, Any]) -> dict[str,
         ],
         "keys": [
             {"key": APP_KEY, "id": APP_KEY_ID, "tenant": "acme", "roles": ["app"]},
+            {
+                "key": LIMITED_KEY,
+                "id": "audit-e2e-limited",
+                "tenant": "acme",
+                "roles": ["app"],
+                "models": ["down-chat"],
+            },
             {"key": AUDITOR_KEY, "id": "audit-e2e-auditor", "tenant": "acme", "roles": ["auditor"]},
         ],
         "audit": audit,
@@ -141,6 +151,26 @@ def _traffic(kind: str, gateway: Running) -> dict[str, Call]:
             try:
                 client.chat.completions.create(
                     model=model, messages=[{"role": "user", "content": prompt}], extra_headers={"x-request-id": rid}
+                )
+            except openai.APIStatusError as exc:
+                calls[case] = _refused(rid, exc)
+            else:
+                pytest.fail(f"the {case} call was answered 200")
+    # A body the SDK would not send: `messages` is not a list.
+    rid = _rid(kind, "malformed")
+    response = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        json={"model": "echo-chat", "messages": f"Reply to {EMAIL}"},
+        headers={"authorization": f"Bearer {APP_KEY}", "x-request-id": rid, "user-agent": "OpenAI/Python raw"},
+        timeout=30,
+    )
+    calls["malformed"] = Call(rid, response.status_code, response.headers.get("x-request-id"), response.json()["error"])
+    for case, key in (("not_permitted", LIMITED_KEY), ("unauthenticated", "sk-not-a-key-of-this-gateway")):
+        rid = _rid(kind, case)
+        with openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=key, max_retries=0, timeout=30) as other:
+            try:
+                other.chat.completions.create(
+                    model="echo-chat", messages=[{"role": "user", "content": "Hi"}], extra_headers={"x-request-id": rid}
                 )
             except openai.APIStatusError as exc:
                 calls[case] = _refused(rid, exc)
@@ -362,29 +392,69 @@ def test_a_call_whose_backend_is_down_has_a_request_event_and_an_error_event(obs
     assert request["content"]["request"]["model"] == "down-chat"
 
 
-def test_an_unknown_model_is_refused_before_the_pipeline_and_leaves_no_event(observed: Observed) -> None:
-    """The model is resolved before the governance pipeline runs, and the audit step and its
-    finisher are part of that pipeline: a 404 `model_not_found` is not an audited call."""
+def test_an_unknown_model_is_refused_before_the_pipeline_with_one_error_event(observed: Observed) -> None:
+    """The model is resolved before the governance pipeline runs; the refusal is still recorded."""
     call = observed.calls["unknown_model"]
     assert call.status == 404
     assert call.body["code"] == "model_not_found"
-    assert observed.events_of("unknown_model") == []
+    events = observed.events_of("unknown_model")
+    assert _types(events) == ["error"]
+    (error,) = events
+    assert error["requested_model"] == "no-such-model"
+    assert error["model"] is None
+    assert error["reasons"] == ["model.unknown"]
+    assert (error["status_code"], error["error_code"]) == (404, "model.not_found")
+    assert (error["tenant"], error["key_id"], error["decision"]) == ("acme", APP_KEY_ID, None)
+    assert error["content"] is None
+
+
+def test_a_model_the_key_may_not_use_gets_the_same_404_and_an_event_that_says_why(observed: Observed) -> None:
+    call = observed.calls["not_permitted"]
+    assert (call.status, call.body["code"]) == (404, "model_not_found")
+    (error,) = observed.events_of("not_permitted")
+    assert (error["event_type"], error["key_id"], error["model"]) == ("error", "audit-e2e-limited", "echo-chat")
+    assert error["reasons"] == ["model.not_permitted"]
+    assert (error["status_code"], error["error_code"], error["decision"]) == (404, "model.not_found", None)
+
+
+def test_a_call_without_a_valid_key_gets_401_and_is_logged_not_audited(observed: Observed) -> None:
+    call = observed.calls["unauthenticated"]
+    assert (call.status, call.body["code"]) == (401, "invalid_api_key")
+    assert observed.events_of("unauthenticated") == []
+    logged = [line for line in observed.gateway.log().splitlines() if call.request_id in line]
+    assert any("request.unauthenticated" in line for line in logged)
+    assert "sk-not-a-key" not in observed.gateway.log()
+
+
+def test_a_malformed_body_gets_400_and_one_error_event_without_content(observed: Observed) -> None:
+    call = observed.calls["malformed"]
+    assert call.status == 400
+    assert call.body["type"] == "invalid_request_error"
+    events = observed.events_of("malformed")
+    assert _types(events) == ["error"]
+    (error,) = events
+    assert (error["requested_model"], error["model"]) == ("echo-chat", None)
+    assert (error["status_code"], error["error_code"]) == (400, "request.invalid")
+    assert (error["tenant"], error["key_id"], error["endpoint"]) == ("acme", APP_KEY_ID, "chat")
+    assert error["content"] is None
+    assert EMAIL not in json.dumps(error)
 
 
 def test_every_event_belongs_to_a_call_and_the_chain_links_them_in_order(observed: Observed) -> None:
     events = observed.events
     ours = {c.request_id for c in observed.calls.values()}
     assert {e["request_id"] for e in events} <= ours
-    assert len(events) == 2 + 2 + 1 + 2
+    assert len(events) == 2 + 2 + 1 + 2 + 1 + 1 + 1
     assert len({e["chain_id"] for e in events}) == 1
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     assert all(later["prev_hash"] == earlier["hash"] for earlier, later in itertools.pairwise(events))
 
 
 def test_the_api_key_itself_is_never_stored(observed: Observed) -> None:
-    assert all(e["key_id"] == APP_KEY_ID for e in observed.events)
+    assert {e["key_id"] for e in observed.events} == {APP_KEY_ID, "audit-e2e-limited"}
     for export in (observed.http_jsonl, observed.cli_jsonl, observed.http_csv, observed.cli_csv):
         assert APP_KEY not in export
+        assert LIMITED_KEY not in export
         assert AUDITOR_KEY not in export
 
 
