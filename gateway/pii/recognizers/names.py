@@ -29,6 +29,14 @@ from dataclasses import dataclass
 
 from gateway.pii.findings import Finding
 from gateway.pii.recognizers.base import words
+from gateway.pii.recognizers.fields import (
+    KEY_VALUE,
+    NON_PERSON_NAME_KEYS,
+    STRONG_PERSON_KEY,
+    XML_VALUE,
+    column_entity,
+    table_cells,
+)
 
 STOPWORDS = frozenset(  # English function words and greeting objects: never a name word
     words(
@@ -134,63 +142,6 @@ _ANGLE_EMAIL = re.compile(r"<[^<>@\s]+@[^<>\s]+>")
 _DISPLAY_NAME = re.compile(
     r"(?:^|(?<=[\s:,;(\"']))((?:" + _WORD.pattern + r"[ \t]+){0,3}" + _WORD.pattern + r")[ \t\"']*$"
 )
-
-_PERSON_KEYS = (
-    r"full_?name|first_?name|last_?name|given_?name|family_?name|sur_?name|middle_?name|maiden_?name|"
-    r"legal_?name|display_?name|preferred_?name|real_?name|person(?:_?name)?|"
-    r"(?:customer|client|contact|billing|shipping|bill_?to|ship_?to|account_?holder|card_?holder|holder|"
-    r"patient|employee|member|student|guest|passenger|applicant|candidate|beneficiary|recipient|sender|"
-    r"owner|author|assignee|reporter|requester|approver|signatory|spouse|parent|mother|father|emergency_?contact|"
-    r"manager|doctor|physician|nurse|teacher|driver|tenant|landlord|buyer|seller)_?(?:full_?)?name|"
-    r"customer|client|contact|contact_?person|cardholder|card_?holder|account_?holder|patient|employee|"
-    r"passenger|guest|applicant|beneficiary|recipient|sender|author|assignee|reporter|requester|approver|"
-    r"signatory|spouse|emergency_?contact|next_?of_?kin|attendee|speaker|"
-    r"姓名|名字|联系人|收件人|收货人|客户|客户姓名|持卡人|负责人|申请人"
-)
-_KEY_VALUE = re.compile(
-    r"(?:(?<=[\s{,(\[\"'<])|^)(?P<q>[\"']?)(?P<key>(?:[A-Za-z]+[_.-])?(?:" + _PERSON_KEYS + r"|name|city|town|country|"
-    r"province|address|street|street_?address|address_?line_?\d?|地址|住址|城市))(?P=q)"
-    r"[ \t]*(?::=|=>|[:=：])[ \t]*"
-    r"(?:(?P<qv>[\"'])(?P<quoted>[^\"'\n]{1,80})(?P=qv)|(?P<bare>[^\n,;{}\[\]\"'<>|]{1,80}))",
-    re.IGNORECASE | re.MULTILINE,
-)
-_XML_VALUE = re.compile(
-    r"<(?P<key>(?:[A-Za-z]+[_-])?(?:" + _PERSON_KEYS + r"|name))(?:\s[^>]*)?>(?P<value>[^<\n]{1,80})</(?P=key)>",
-    re.IGNORECASE,
-)
-_PERSON_KEY_RE = re.compile(
-    r"^(?:[A-Za-z]+[_. -])?(?:" + _PERSON_KEYS.replace("_?", "[_ ]?") + r"|name)$", re.IGNORECASE
-)
-_STRONG_PERSON_KEY = re.compile(r"^(?:" + _PERSON_KEYS + r")$", re.IGNORECASE)
-_NON_PERSON_NAME_KEYS = re.compile(
-    r"^(?:file|host|app|service|model|class|table|column|bucket|db|database|project|product|company|"
-    r"org|organization|organisation|domain|package|module|function|method|field|key|tag|branch|repo|image|"
-    r"container|cluster|node|pod|queue|topic|event|metric|index|schema|server|device|region|zone|bank|"
-    r"brand|team|group|role|display|job|task|step|stage|env|variable|var|param|argument|arg|type|kind|"
-    r"resource|plugin|feature|tool|app_?)[_.-]?name$",
-    re.IGNORECASE,
-)
-_CSV_DELIMITERS = (",", "\t", ";", "|")
-_LOCATION_KEY = re.compile(
-    r"^(?:[A-Za-z]+[_ .-])?(?:city|town|country|province|county|birth_?place|place_?of_?birth|城市|省份|国家)$",
-    re.IGNORECASE,
-)
-_ADDRESS_KEY = re.compile(
-    r"^(?:[A-Za-z]+[_ .-])?(?:address|street|street_?address|address_?line_?\d?|addr|address\d|住址|地址|收货地址)$",
-    re.IGNORECASE,
-)
-
-
-def _column_entity(header: str) -> str | None:
-    """The entity type of a table column or JSON key by its name, or None."""
-    header = header.strip().strip("\"'")
-    if _ADDRESS_KEY.match(header):
-        return "ADDRESS"
-    if _LOCATION_KEY.match(header):
-        return "LOCATION"
-    if _PERSON_KEY_RE.match(header) and not _NON_PERSON_NAME_KEYS.match(header.replace(" ", "_")):
-        return "PERSON"
-    return None
 
 
 def _is_cased(word: str) -> bool:
@@ -367,10 +318,10 @@ class ContextNameScanner:
 
     def _key_values(self, text: str) -> list[Finding]:
         found = []
-        for m in _KEY_VALUE.finditer(text):
+        for m in KEY_VALUE.finditer(text):
             group = "quoted" if m.group("quoted") is not None else "bare"
             found.extend(self._value(text, m.group("key"), m.start(group), m.group(group)))
-        for m in _XML_VALUE.finditer(text):
+        for m in XML_VALUE.finditer(text):
             found.extend(self._value(text, m.group("key"), m.start("value"), m.group("value")))
         return found
 
@@ -378,7 +329,7 @@ class ContextNameScanner:
         stripped = value.strip()
         start += len(value) - len(value.lstrip())
         end = start + len(stripped)
-        entity = _column_entity(key)
+        entity = column_entity(key)
         if entity in ("LOCATION", "ADDRESS"):
             # An address has words ("address": "10.0.0.1" is a network address).
             wordy = entity == "LOCATION" or len(stripped.split()) > 1 or bool(_CJK.search(stripped))
@@ -388,10 +339,10 @@ class ContextNameScanner:
             not stripped
             or "@" in stripped
             or any(char.isdigit() for char in stripped)
-            or _NON_PERSON_NAME_KEYS.match(key)
+            or NON_PERSON_NAME_KEYS.match(key)
         ):
             return []
-        if not _STRONG_PERSON_KEY.match(key):
+        if not STRONG_PERSON_KEY.match(key):
             # `name`, `user_name`, `x_name`: only a value that looks like a person's name.
             ok = _looks_like_person_value(stripped)
             return [Finding("PERSON", start, end, self.weak_score)] if ok else []
@@ -400,79 +351,11 @@ class ContextNameScanner:
         return [Finding("PERSON", span[0], span[1], self.strong_score)] if span is not None and ok else []
 
     def _tables(self, text: str) -> list[Finding]:
-        """Cells under a person-name column of a CSV, TSV or Markdown table."""
+        """Cells under a person, location or address column of a CSV, TSV or Markdown table."""
         found: list[Finding] = []
-        lines = text.split("\n")
-        offsets = []
-        position = 0
-        for line in lines:
-            offsets.append(position)
-            position += len(line) + 1
-        index = 0
-        while index < len(lines):
-            header = _table_header(lines[index])
-            if header is None:
-                index += 1
-                continue
-            delimiter, columns, width = header
-            index += 1
-            while index < len(lines):
-                line = lines[index]
-                if delimiter == "|" and re.fullmatch(r"[\s|:-]+", line) and line.strip():
-                    index += 1
-                    continue
-                cells = _split_cells(line, delimiter)
-                if len(cells) != width:
-                    break
-                for column, entity in columns.items():
-                    cell_start, cell_end = cells[column]
-                    cell = line[cell_start:cell_end]
-                    digits_ok = entity == "ADDRESS" or not any(char.isdigit() for char in cell)
-                    if cell and "@" not in cell and digits_ok and any(char.isalpha() for char in cell):
-                        base = offsets[index]
-                        found.append(Finding(entity, base + cell_start, base + cell_end, self.strong_score))
-                index += 1
+        for entity, start, end in table_cells(text):
+            cell = text[start:end]
+            digits_ok = entity == "ADDRESS" or not any(char.isdigit() for char in cell)
+            if "@" not in cell and digits_ok and any(char.isalpha() for char in cell):
+                found.append(Finding(entity, start, end, self.strong_score))
         return found
-
-
-def _split_cells(line: str, delimiter: str) -> list[tuple[int, int]]:
-    """Cell spans of one table line, trimmed of spaces and quotes (quoted delimiters are not split)."""
-    cells = []
-    start = 0
-    quoted = False
-    bounds = []
-    for position, char in enumerate(line):
-        if char == '"':
-            quoted = not quoted
-        elif char == delimiter and not quoted:
-            bounds.append((start, position))
-            start = position + 1
-    bounds.append((start, len(line)))
-    if delimiter == "|":
-        bounds = [
-            bound
-            for i, bound in enumerate(bounds)
-            if not (i in (0, len(bounds) - 1) and not line[slice(*bound)].strip())
-        ]
-    for bound_start, bound_end in bounds:
-        cell_start, cell_end = bound_start, bound_end
-        while cell_start < cell_end and line[cell_start] in " \t\"'":
-            cell_start += 1
-        while cell_end > cell_start and line[cell_end - 1] in " \t\"'\r":
-            cell_end -= 1
-        cells.append((cell_start, cell_end))
-    return cells
-
-
-def _table_header(line: str) -> tuple[str, dict[int, str], int] | None:
-    """(delimiter, {column: entity type}, column count) when `line` is a table header with a PII column."""
-    for delimiter in _CSV_DELIMITERS:
-        if line.count(delimiter) < 1:
-            continue
-        cells = [line[start:end] for start, end in _split_cells(line, delimiter)]
-        if len(cells) < 2:
-            continue
-        columns = {i: entity for i, cell in enumerate(cells) if (entity := _column_entity(cell)) is not None}
-        if columns and all(len(cell) <= 40 for cell in cells):
-            return delimiter, columns, len(cells)
-    return None
