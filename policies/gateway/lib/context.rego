@@ -2,7 +2,7 @@
 # title: Call context
 # description: |
 #   Facts about the current call that several packages need, derived once from
-#   input and the catalog: the catalog itself, the tenant's entry and what the
+#   input and the catalog: its small tables, the tenant's entry and what the
 #   catalog knows of the requested model. A fact one package needs (tier, data
 #   class, secrets found) is computed in that package.
 #
@@ -13,7 +13,8 @@ package gateway.lib.context
 
 # call holds:
 #
-#   catalog  the catalog data (data.data: models, licenses, tenants, ...), so that a
+#   catalog  the small catalog tables a package may need (model_aliases, data_classes,
+#            pii, tiers, role_endpoints; {} for a table the catalog lacks), so that a
 #            package need not reference `data` again
 #   tenant   the tenant's entry in tenants.json, else the `default` entry
 #            (catalog.tenant); empty when the input names no tenant
@@ -24,33 +25,59 @@ package gateway.lib.context
 #            the input names no model.
 call := {
 	"catalog": catalog,
-	"tenant": _tenant(catalog, input),
-	"model": _model(catalog, input),
+	"tenant": _tenant(input),
+	"model": _model(input),
 } if {
-	catalog := data.data
+	# The usual catalog has every table: plain references are the cheapest lookups.
+	catalog := {
+		"model_aliases": data.data.model_aliases,
+		"data_classes": data.data.data_classes,
+		"pii": data.data.pii,
+		"tiers": data.data.tiers,
+		"role_endpoints": data.data.role_endpoints,
+	}
+} else := {
+	"catalog": {
+		"model_aliases": _table("model_aliases"),
+		"data_classes": _table("data_classes"),
+		"pii": _table("pii"),
+		"tiers": _table("tiers"),
+		"role_endpoints": _table("role_endpoints"),
+	},
+	"tenant": _tenant(input),
+	"model": _model(input),
 }
 
-# These repeat catalog.tenant and catalog.model_id on the catalog passed in: a call into
-# another package costs more than the lookup (context_test.rego checks they agree).
+# Tables are read one path under data.data at a time, never data.data whole: OPA turns the
+# whole document a reference names into a value on every evaluation, so a rule that bound
+# data.data made every decision copy the catalog.
 
-_tenant(catalog, doc) := entry if {
-	entry := catalog.tenants[doc.principal.tenant]
-} else := entry if {
-	entry := object.get(catalog.tenants, doc.principal.tenant, object.get(catalog.tenants, "default", {}))
+_table(name) := table if {
+	table := data.data[name]
 } else := {}
 
-_model(catalog, doc) := {"id": id, "entry": entry, "license_id": license_id, "license": license} if {
-	id := object.get(catalog.model_aliases, doc.model.id, doc.model.id)
-	entry := catalog.models[id]
+# These repeat catalog.tenant and catalog.model_id: a call into another package costs
+# more than the lookup (context_test.rego checks they agree).
+
+_tenant(doc) := entry if {
+	entry := data.data.tenants[doc.principal.tenant]
+} else := entry if {
+	entry := data.data.tenants["default"]
+	doc.principal.tenant
+} else := {}
+
+_model(doc) := {"id": id, "entry": entry, "license_id": license_id, "license": license} if {
+	id := object.get(data.data.model_aliases, doc.model.id, doc.model.id)
+	entry := data.data.models[id]
 	license_id := entry.license
-	license := catalog.licenses[license_id]
+	license := data.data.licenses[license_id]
 } else := {"id": id, "entry": entry, "license_id": license_id} if {
-	id := object.get(catalog.model_aliases, doc.model.id, doc.model.id)
-	entry := catalog.models[id]
+	id := object.get(data.data.model_aliases, doc.model.id, doc.model.id)
+	entry := data.data.models[id]
 	license_id := entry.license
 } else := {"id": id, "entry": entry} if {
-	id := object.get(catalog.model_aliases, doc.model.id, doc.model.id)
-	entry := catalog.models[id]
+	id := object.get(data.data.model_aliases, doc.model.id, doc.model.id)
+	entry := data.data.models[id]
 } else := {"id": id} if {
-	id := object.get(catalog.model_aliases, doc.model.id, doc.model.id)
+	id := object.get(data.data.model_aliases, doc.model.id, doc.model.id)
 } else := {}

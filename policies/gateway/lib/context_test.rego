@@ -1,7 +1,6 @@
 package gateway.lib.context_test
 
 import data.gateway.lib.catalog
-import data.gateway.lib.context
 import data.gateway.lib.context.call
 
 _input(tenant, model) := {
@@ -20,10 +19,19 @@ test_unknown_tenant_gets_the_default_entry if {
 	call.tenant == data.data.tenants["default"] with input as _input("nobody", "demo-chat")
 }
 
-# With a catalog argument rather than `with data.data.tenants as ...`: OPA merges such an
-# override into data.data, which `call` reads whole, so it cannot take the default entry away.
 test_unknown_tenant_without_a_default_entry_gets_an_empty_one if {
-	context._tenant({"tenants": {"acme": {"tier": "free"}}}, _input("nobody", "demo-chat")) == {}
+	call.tenant == {} with input as _input("nobody", "demo-chat")
+		with data.data.tenants as {"acme": {"tier": "free"}}
+}
+
+test_catalog_tables_are_the_catalogs_own if {
+	call.catalog == {
+		"model_aliases": data.data.model_aliases,
+		"data_classes": data.data.data_classes,
+		"pii": data.data.pii,
+		"tiers": data.data.tiers,
+		"role_endpoints": data.data.role_endpoints,
+	} with input as _input("acme", "demo-chat")
 }
 
 test_input_without_a_tenant_gets_an_empty_entry if {
@@ -68,4 +76,12 @@ test_model_entry_without_a_license_has_no_license_id if {
 
 test_input_without_a_model_gets_no_model_facts if {
 	call.model == {} with input as {"principal": {"tenant": "acme"}}
+}
+
+test_a_catalog_without_some_tables_still_gives_a_call if {
+	c := call with input as _input("acme", "demo-chat")
+		with data.data as {"tenants": {"acme": {"tier": "free"}}, "models": {}, "licenses": {}}
+	c.catalog == {"model_aliases": {}, "data_classes": {}, "pii": {}, "tiers": {}, "role_endpoints": {}}
+	c.tenant == {"tier": "free"}
+	c.model == {}
 }
